@@ -1,0 +1,89 @@
+"""TD3+BC: a minimalist approach to offline RL (Fujimoto & Gu, NeurIPS 2021).
+
+TD3 with one change to the actor: maximise lambda * Q(s, pi(s)) - (pi(s) - a)^2, where
+lambda = alpha / mean|Q(s, pi(s))| (stop-gradient) keeps the two terms on the same scale, so
+one alpha (2.5) works across datasets. Critics are TD3's: twin Q with clipped double-Q
+targets and target-policy smoothing noise; the actor and targets update every
+`policy_delay` critic steps. Observations are normalised by the driver.
+
+For a variant, change `actor_loss` (the BC term or lambda) or `critic_loss` (the target).
+ReBRAC is this file plus separate actor/critic BC penalties and LayerNorm critics.
+"""
+import jax
+import jax.numpy as jnp
+from flax import struct
+from flax.training.train_state import TrainState
+
+from algos.common import Spec, create_train_state, make_optimizer, polyak_update, select_tree
+from networks import DeterministicPolicy, QEnsemble, ensemble_min
+
+DISCRETE_ACTIONS = False
+
+
+class TD3BCState(struct.PyTreeNode):
+    actor: TrainState
+    critic: TrainState
+    target_actor_params: dict
+    target_critic_params: dict
+    step: jnp.ndarray
+
+
+def init(config, spec: Spec, rng) -> TD3BCState:
+    actor_rng, critic_rng = jax.random.split(rng)
+    obs = jnp.zeros((1, spec.observation_dim))
+    act = jnp.zeros((1, spec.action_dim))
+    actor = create_train_state(DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims)),
+                               actor_rng, (obs,), make_optimizer(config.actor_lr))
+    critic = create_train_state(QEnsemble(tuple(config.hidden_dims), num_critics=2),
+                                critic_rng, (obs, act), make_optimizer(config.critic_lr))
+    return TD3BCState(actor=actor, critic=critic, target_actor_params=actor.params,
+                      target_critic_params=critic.params, step=jnp.zeros((), jnp.int32))
+
+
+def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
+    next_obs = batch["next_observations"]
+    noise = jnp.clip(config.policy_noise * jax.random.normal(rng, batch["actions"].shape),
+                     -config.noise_clip, config.noise_clip)
+    next_actions = state.actor.apply_fn({"params": state.target_actor_params}, next_obs)
+    next_actions = jnp.clip(next_actions + noise, -1.0, 1.0)
+    next_q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params},
+                                                next_obs, next_actions))
+    target = batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q
+    qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
+    loss = jnp.mean(jnp.sum(jnp.square(qs - jax.lax.stop_gradient(target)), axis=0))
+    return loss, {"critic_loss": loss, "q_data": qs.mean(),
+                  "td_error": jnp.abs(qs - target).mean()}
+
+
+def actor_loss(actor_params, config, state: TD3BCState, batch):
+    pi = state.actor.apply_fn({"params": actor_params}, batch["observations"])
+    q = state.critic.apply_fn({"params": state.critic.params}, batch["observations"], pi)[0]
+    lmbda = jax.lax.stop_gradient(config.alpha / jnp.mean(jnp.abs(q)))
+    bc = jnp.mean(jnp.square(pi - batch["actions"]))
+    loss = -lmbda * jnp.mean(q) + bc
+    return loss, {"actor_loss": loss, "bc_mse": bc, "q_policy": q.mean(), "lambda": lmbda}
+
+
+def update(config, state: TD3BCState, batch, rng):
+    (_, critic_info), grads = jax.value_and_grad(critic_loss, has_aux=True)(
+        state.critic.params, config, state, batch, rng)
+    state = state.replace(critic=state.critic.apply_gradients(grads=grads))
+
+    # Delayed actor + target update: computed every step, kept only on every
+    # `policy_delay`-th (a select; a cond would turn into one under vmap).
+    (_, actor_info), grads = jax.value_and_grad(actor_loss, has_aux=True)(
+        state.actor.params, config, state, batch)
+    actor = state.actor.apply_gradients(grads=grads)
+    delayed = state.replace(
+        actor=actor,
+        target_actor_params=polyak_update(actor.params, state.target_actor_params, config.tau),
+        target_critic_params=polyak_update(state.critic.params, state.target_critic_params, config.tau),
+    )
+    do_actor = (state.step % config.policy_delay) == 0
+    state = select_tree(do_actor, delayed, state)
+    return state.replace(step=state.step + 1), {**critic_info, **actor_info}
+
+
+def act(config, state: TD3BCState, observations, rng, deterministic: bool = True):
+    del config, rng, deterministic
+    return state.actor.apply_fn({"params": state.actor.params}, observations)

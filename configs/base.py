@@ -1,0 +1,110 @@
+"""Every field shared by all algorithms, one comment each. `configs/<algo>.py` overrides.
+
+Defaults are the papers' locomotion settings (256x256 networks, batch 256); the papers train
+for 1M updates (`--config.num_updates=1000000`). A domain preset is a set of overrides chosen
+with the config file's argument, e.g. `--config=configs/iql.py:pendulum` (the built-in
+Pendulum dataset, small networks, minutes on a laptop CPU; what `train_offline.py` runs with
+no flags).
+"""
+import math
+
+import ml_collections
+
+DEFAULT_DATASET = "stitch/pendulum/mixed-v0"  # built on first use by data/collect.py
+
+
+def get_base_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.algo = "bc"                      # key in algos.ALGOS
+    c.dataset = DEFAULT_DATASET        # Minari dataset id (local under MINARI_DATASETS_PATH, or remote)
+    c.seed = 0                         # base seed; seed i of the vmapped batch uses fold_in(seed, i)
+    c.num_seeds = 3                    # independent agents trained in one compiled program (vmap axis)
+    c.num_updates = 30_000             # gradient steps per seed
+    c.batch_size = 256                 # transitions per gradient step, sampled on device
+    c.log_interval = 1_000             # updates per compiled chunk; metrics reach the host once per chunk
+    c.eval_interval = 10_000           # updates between evaluations and checkpoints (multiple of log_interval)
+    c.eval_episodes = 10               # evaluation episodes per seed (one vector env of seeds x episodes)
+    c.hidden_dims = (256, 256)         # MLP widths of every network
+    c.actor_lr = 3e-4                  # actor learning rate (Adam)
+    c.critic_lr = 3e-4                 # Q-network learning rate (Adam)
+    c.discount = 0.99                  # gamma
+    c.tau = 0.005                      # Polyak rate of target networks
+    c.normalize_observations = True    # z-score observations with dataset statistics (train and eval alike)
+    c.reward_transform = "none"        # none | iql_locomotion (x1000 / return range) | scale_shift
+    c.reward_scale = 1.0               # for reward_transform=scale_shift: r * scale + shift
+    c.reward_shift = 0.0               # for reward_transform=scale_shift
+    c.bc_top_fraction = 1.0            # train on the top fraction of episodes by return (%BC); 1.0 = all
+    c.checkpoint = True                # write orbax checkpoints at every evaluation, resume from them
+    c.progress_bar = True              # tqdm progress over updates
+    return c
+
+
+PRESETS = {
+    "locomotion": {},  # the papers' D4RL MuJoCo settings: the defaults above
+    "pendulum": {      # built-in Pendulum-v1 data: 3-d observations need far smaller networks
+        "dataset": DEFAULT_DATASET,
+        "hidden_dims": (64, 64),
+        "num_updates": 20_000,
+        "eval_interval": 5_000,
+    },
+}
+
+
+def apply_preset(config, preset):
+    """Apply a named domain preset (None or "" = the defaults)."""
+    if not preset:
+        return config
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown config preset '{preset}'; use one of {sorted(PRESETS)} "
+                         f"(e.g. --config=configs/iql.py:pendulum).")
+    config.update(PRESETS[preset])
+    return config
+
+
+REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")
+
+# field -> (check, what a valid value is). Checked when the field exists in the config.
+_CHECKS = {
+    "num_seeds": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "num_updates": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "log_interval": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "eval_interval": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "eval_episodes": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0 disables evaluation)"),
+    "hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
+                    "a non-empty tuple of positive integers, e.g. '(256,256)'"),
+    "actor_lr": (lambda v: v > 0, "a positive float"),
+    "critic_lr": (lambda v: v > 0, "a positive float"),
+    "value_lr": (lambda v: v > 0, "a positive float"),
+    "discount": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+    "tau": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+    "reward_transform": (lambda v: v in REWARD_TRANSFORMS, f"one of {REWARD_TRANSFORMS}"),
+    "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+    "expectile": (lambda v: 0.0 < v < 1.0, "in (0, 1) (IQL uses 0.7 for locomotion)"),
+    "temperature": (lambda v: v > 0, "a positive float (IQL's beta; 3.0 for locomotion)"),
+    "alpha": (lambda v: v > 0, "a positive float (TD3+BC uses 2.5)"),
+    "policy_noise": (lambda v: v >= 0, "a float >= 0"),
+    "noise_clip": (lambda v: v >= 0, "a float >= 0"),
+    "policy_delay": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+}
+
+
+def validate(config) -> list:
+    """Return a list of problems (empty when the config is valid)."""
+    problems = []
+    for name, (check, valid) in _CHECKS.items():
+        if name not in config:
+            continue
+        value = config[name]
+        try:
+            ok = bool(check(value)) and not (isinstance(value, float) and math.isnan(value))
+        except TypeError:
+            ok = False
+        if not ok:
+            problems.append(f"config.{name}={value!r} is invalid: it must be {valid}. "
+                            f"Fix it with --config.{name}=<value>.")
+    if not problems and config.eval_interval % config.log_interval:
+        problems.append(
+            f"config.eval_interval={config.eval_interval} must be a multiple of "
+            f"config.log_interval={config.log_interval} (evaluation happens between compiled chunks).")
+    return problems

@@ -1,0 +1,8 @@
+"""Behaviour cloning (deterministic MSE, as CORL's BC baseline). %BC: --config.bc_top_fraction=0.1."""
+from configs.base import apply_preset, get_base_config
+
+
+def get_config(preset=None):
+    c = get_base_config()
+    c.algo = "bc"
+    return apply_preset(c, preset)

@@ -1,0 +1,236 @@
+"""Load a Minari dataset into a pytree of float32 device arrays, validated and transformed.
+
+The pytree (a dict) holds one row per transition:
+  observations, actions, rewards, next_observations,
+  terminals     1.0 only where the episode *terminated* (bootstrapping stops there),
+  episode_ends  1.0 at the last transition of every episode (termination, truncation or
+                the end of the logged episode) -- episode boundaries for sequence methods.
+Continuous actions are rescaled from the action space's bounds to [-1, 1]; evaluation maps
+them back with `denormalize_actions`.
+"""
+import dataclasses
+import os
+import warnings
+from typing import Optional
+
+import gymnasium as gym
+import jax.numpy as jnp
+import minari
+import numpy as np
+
+from algos.common import Spec, StitchError
+
+ACTION_TOLERANCE = 1e-4  # slack for float round-off at the action bounds
+
+
+@dataclasses.dataclass
+class DataInfo:
+    """Everything about the data that the driver needs besides the arrays."""
+
+    dataset_id: str
+    spec: Spec
+    env_spec: Optional[object]        # gymnasium EnvSpec, or None (then no evaluation)
+    action_low: Optional[np.ndarray]  # Box bounds (None for discrete actions)
+    action_high: Optional[np.ndarray]
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    ref_min_score: Optional[float]
+    ref_max_score: Optional[float]
+    num_episodes: int
+    num_transitions: int
+    behaviour_return: float           # mean undiscounted return of the logged episodes
+    reward_scale: float
+    reward_shift: float
+
+    @property
+    def behaviour_score(self):
+        return normalized_score(self.behaviour_return, self.ref_min_score, self.ref_max_score)
+
+
+def normalized_score(ret, ref_min, ref_max):
+    """100 * (return - min) / (max - min), or None where reference scores are missing."""
+    if ref_min is None or ref_max is None:
+        return None
+    return 100.0 * (np.asarray(ret) - ref_min) / (ref_max - ref_min)
+
+
+def denormalize_actions(actions, low, high):
+    """Map policy actions in [-1, 1] back to Box bounds [low, high] (discrete: low is None)."""
+    if low is None:
+        return actions
+    return (low + (np.asarray(actions) + 1.0) * 0.5 * (high - low)).astype(np.float32)
+
+
+def open_minari(dataset_id: str):
+    """Return a MinariDataset: local, built in, or downloaded (remote ids, where a network exists)."""
+    from data import collect  # local import: collect imports this module
+
+    path = minari.storage.get_dataset_path(dataset_id)
+    if os.path.exists(os.path.join(path, "data")):
+        return minari.load_dataset(dataset_id)
+    if dataset_id in collect.BUILTIN_DATASETS:
+        print(f"Dataset {dataset_id} not found under {path.parent}; building it (one time).")
+        collect.BUILTIN_DATASETS[dataset_id]()
+        return minari.load_dataset(dataset_id)
+    try:
+        minari.download_dataset(dataset_id)
+    except Exception as err:  # network down, unknown remote id, hosting errors
+        raise StitchError(
+            f"Unknown dataset '{dataset_id}': it is not a local Minari dataset (looked in "
+            f"{path}, the MINARI_DATASETS_PATH root is {minari.storage.get_dataset_path()}), not a "
+            f"built-in one ({', '.join(collect.BUILTIN_DATASETS)}), and downloading it failed "
+            f"({type(err).__name__}: {err}). Fix: check the id (`minari list local`, `minari list "
+            f"remote`), point MINARI_DATASETS_PATH at the folder that holds it, or connect to the "
+            f"network for remote ids.") from None
+    return minari.load_dataset(dataset_id)
+
+
+def _episodes_to_arrays(dataset, dataset_id):
+    obs_space, act_space = dataset.observation_space, dataset.action_space
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise StitchError(f"Dataset '{dataset_id}' has {type(obs_space).__name__} observations; "
+                          f"stitch needs flat Box observations. Fix: flatten them when collecting "
+                          f"(gymnasium.wrappers.FlattenObservation).")
+    if not isinstance(act_space, (gym.spaces.Box, gym.spaces.Discrete)):
+        raise StitchError(f"Dataset '{dataset_id}' has {type(act_space).__name__} actions; only Box "
+                          f"and Discrete action spaces are supported.")
+    cols = {k: [] for k in ("observations", "actions", "rewards", "next_observations",
+                            "terminals", "episode_ends")}
+    returns = []
+    num_episodes = 0
+    for ep in dataset.iterate_episodes():
+        num_episodes += 1
+        n = len(ep.rewards)
+        if n < 2:
+            raise StitchError(
+                f"Dataset '{dataset_id}': episode {ep.id} has {n} step(s); episodes need at least 2 "
+                f"transitions. Fix: drop empty or one-step episodes when collecting the data.")
+        obs = np.asarray(ep.observations, np.float64).reshape(n + 1, -1)
+        fields = {"observations": obs, "actions": np.asarray(ep.actions, np.float64),
+                  "rewards": np.asarray(ep.rewards, np.float64)}
+        for name, value in fields.items():
+            if not np.all(np.isfinite(value)):
+                bad = int(np.sum(~np.isfinite(value)))
+                raise StitchError(
+                    f"Dataset '{dataset_id}': episode {ep.id} has {bad} NaN/inf value(s) in "
+                    f"'{name}'. Fix: remove or repair those episodes before training.")
+        ends = np.zeros(n)
+        ends[-1] = 1.0
+        cols["observations"].append(obs[:-1])
+        cols["next_observations"].append(obs[1:])
+        cols["actions"].append(fields["actions"].reshape(n, -1) if isinstance(act_space, gym.spaces.Box)
+                               else fields["actions"].reshape(n))
+        cols["rewards"].append(fields["rewards"])
+        cols["terminals"].append(np.asarray(ep.terminations, np.float64))
+        cols["episode_ends"].append(ends)
+        returns.append(float(np.sum(ep.rewards)))
+    if num_episodes == 0:
+        raise StitchError(f"Dataset '{dataset_id}' has no episodes. Fix: collect data into it first "
+                          f"(python -m data.collect).")
+    arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    return arrays, np.asarray(returns)
+
+
+def _check_actions(arrays, act_space, dataset_id):
+    actions = arrays["actions"]
+    if isinstance(act_space, gym.spaces.Discrete):
+        bad = (actions < act_space.start) | (actions >= act_space.start + act_space.n) | (actions != np.round(actions))
+        if np.any(bad):
+            raise StitchError(
+                f"Dataset '{dataset_id}': {int(bad.sum())} action(s) are not integers in "
+                f"[{act_space.start}, {act_space.start + act_space.n - 1}]. Fix: store actions "
+                f"inside the Discrete action space.")
+        return
+    low, high = act_space.low.astype(np.float64), act_space.high.astype(np.float64)
+    bad = np.any((actions < low - ACTION_TOLERANCE) | (actions > high + ACTION_TOLERANCE), axis=-1)
+    if np.any(bad):
+        raise StitchError(
+            f"Dataset '{dataset_id}': {int(bad.sum())} of {len(actions)} actions lie outside the "
+            f"action space [{low.min()}, {high.max()}] (seen range [{actions.min():.4g}, "
+            f"{actions.max():.4g}]). Fix: clip the actions to the space when collecting, or declare "
+            f"the space the data was really logged in.")
+
+
+def top_fraction_episodes(arrays, returns, fraction):
+    """Keep the transitions of the best `fraction` of episodes by return (%BC)."""
+    keep_n = max(1, int(round(fraction * len(returns))))
+    keep_eps = np.zeros(len(returns), bool)
+    keep_eps[np.argsort(-returns)[:keep_n]] = True
+    episode_index = np.concatenate([[0], np.cumsum(arrays["episode_ends"])[:-1]]).astype(int)
+    mask = keep_eps[episode_index]
+    return {k: v[mask] for k, v in arrays.items()}
+
+
+def reward_affine(config, returns):
+    """(scale, shift) of the reward transform named by `config.reward_transform`."""
+    if config.reward_transform == "iql_locomotion":
+        spread = float(returns.max() - returns.min())
+        if spread <= 0:
+            raise StitchError("reward_transform=iql_locomotion needs episodes with different "
+                              "returns. Fix: use --config.reward_transform=none.")
+        return 1000.0 / spread, 0.0
+    if config.reward_transform == "scale_shift":
+        return float(config.reward_scale), float(config.reward_shift)
+    return 1.0, 0.0
+
+
+def load_dataset(config, discrete_algo: bool):
+    """Load, validate and transform `config.dataset`; return (device arrays, DataInfo)."""
+    dataset = open_minari(config.dataset)
+    act_space = dataset.action_space
+    discrete = isinstance(act_space, gym.spaces.Discrete)
+    if discrete != discrete_algo:
+        kind, need = ("discrete", "continuous") if discrete else ("continuous", "discrete")
+        raise StitchError(
+            f"Dataset '{config.dataset}' has {kind} actions ({act_space}) but algorithm "
+            f"'{config.algo}' needs {need} actions. Fix: pick a {kind}-action algorithm or dataset.")
+    arrays, returns = _episodes_to_arrays(dataset, config.dataset)
+    _check_actions(arrays, act_space, config.dataset)
+
+    behaviour_return = float(returns.mean())
+    num_episodes = len(returns)
+    if config.bc_top_fraction < 1.0:
+        arrays = top_fraction_episodes(arrays, returns, config.bc_top_fraction)
+
+    if discrete:
+        low = high = None
+        action_dim = int(act_space.n)
+        arrays["actions"] = arrays["actions"] - act_space.start
+    else:
+        low, high = act_space.low.astype(np.float64), act_space.high.astype(np.float64)
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+            raise StitchError(f"Dataset '{config.dataset}' has an unbounded action space {act_space}; "
+                              f"stitch's policies need finite bounds. Fix: declare the bounds.")
+        arrays["actions"] = np.clip(2.0 * (arrays["actions"] - low) / (high - low) - 1.0, -1.0, 1.0)
+        action_dim = int(np.prod(act_space.shape))
+
+    obs_dim = arrays["observations"].shape[-1]
+    if config.normalize_observations:
+        obs_mean = arrays["observations"].mean(0)
+        obs_std = arrays["observations"].std(0) + 1e-3
+    else:
+        obs_mean, obs_std = np.zeros(obs_dim), np.ones(obs_dim)
+    for key in ("observations", "next_observations"):
+        arrays[key] = (arrays[key] - obs_mean) / obs_std
+
+    scale, shift = reward_affine(config, returns)
+    arrays["rewards"] = arrays["rewards"] * scale + shift
+
+    meta = dataset.storage.metadata
+    ref_min, ref_max = meta.get("ref_min_score"), meta.get("ref_max_score")
+    if ref_min is None or ref_max is None:
+        warnings.warn(f"Dataset '{config.dataset}' has no ref_min_score/ref_max_score: the "
+                      f"normalised score is reported as null.", stacklevel=2)
+        ref_min = ref_max = None
+    env_spec = dataset.spec.env_spec
+    info = DataInfo(
+        dataset_id=config.dataset, spec=Spec(obs_dim, action_dim, discrete), env_spec=env_spec,
+        action_low=low, action_high=high, obs_mean=obs_mean.astype(np.float32),
+        obs_std=obs_std.astype(np.float32),
+        ref_min_score=None if ref_min is None else float(ref_min),
+        ref_max_score=None if ref_max is None else float(ref_max),
+        num_episodes=num_episodes, num_transitions=len(arrays["rewards"]),
+        behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift)
+    device_arrays = {k: jnp.asarray(v, jnp.int32 if (k == "actions" and discrete) else jnp.float32)
+                     for k, v in arrays.items()}
+    return device_arrays, info

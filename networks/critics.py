@@ -1,0 +1,49 @@
+"""State-action (Q) and state (V) value networks, and the ensemble of Q networks."""
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from networks.mlp import MLP, default_init, ensemble
+
+
+class QNetwork(nn.Module):
+    hidden_dims: Sequence[int] = (256, 256)
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, observations, actions):
+        x = jnp.concatenate([observations, actions], axis=-1)
+        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(x)
+        return jnp.squeeze(x, -1)
+
+
+class ValueNetwork(nn.Module):
+    hidden_dims: Sequence[int] = (256, 256)
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, observations):
+        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(observations)
+        return jnp.squeeze(x, -1)
+
+
+class QEnsemble(nn.Module):
+    """`num_critics` independent Q networks; output shape (num_critics, batch)."""
+
+    hidden_dims: Sequence[int] = (256, 256)
+    num_critics: int = 2
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, observations, actions):
+        qs = ensemble(QNetwork, self.num_critics)(self.hidden_dims, self.layer_norm)
+        return qs(observations, actions)
+
+
+def ensemble_min(qs):
+    """Pessimistic value: minimum over the ensemble axis (axis 0)."""
+    return jnp.min(qs, axis=0)
+
+
+__all__ = ["QNetwork", "ValueNetwork", "QEnsemble", "ensemble_min", "default_init"]

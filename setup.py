@@ -1,0 +1,31 @@
+"""stitch: offline reinforcement learning in JAX (installed editable: `pip install -e .`)."""
+from setuptools import setup
+
+setup(
+    name="stitch-rl",
+    version="0.1.0",
+    description="Offline (batch) reinforcement learning in JAX/Flax: pure-function algorithms, "
+    "compiled multi-seed training, Minari datasets.",
+    python_requires=">=3.10",
+    # Flat research-repo layout (as in the IQL paper's code): the top-level packages are
+    # installed as they are, and the repo is always installed editable.
+    packages=["algos", "configs", "data", "networks"],
+    py_modules=["train_offline"],
+    install_requires=[
+        "jax>=0.4.30",
+        "flax>=0.8.5",
+        "optax>=0.2.2",
+        "chex>=0.1.86",
+        "numpy>=1.26",
+        "minari[hdf5]>=0.5.1",
+        "gymnasium[mujoco]>=1.0.0",
+        "absl-py>=2.1.0",
+        "ml-collections>=0.1.1",
+        "orbax-checkpoint>=0.6.0",
+        "tqdm>=4.66",
+    ],
+    extras_require={
+        "test": ["pytest>=8.0"],
+        "extra": ["tensorboard", "wandb", "matplotlib"],
+    },
+)

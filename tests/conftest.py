@@ -1,0 +1,76 @@
+"""Shared fixtures: a private Minari root per test session, with small datasets made here."""
+import os
+import warnings
+
+import gymnasium as gym
+import minari
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def minari_root(tmp_path_factory):
+    """Every test sees a fresh MINARI_DATASETS_PATH (subprocesses inherit it)."""
+    root = str(tmp_path_factory.mktemp("minari"))
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = root
+    yield root
+    if old is None:
+        os.environ.pop("MINARI_DATASETS_PATH")
+    else:
+        os.environ["MINARI_DATASETS_PATH"] = old
+
+
+@pytest.fixture(scope="session")
+def pendulum(minari_root):
+    """The built-in default dataset, built once per session."""
+    from data.collect import build_pendulum_mixed
+    return build_pendulum_mixed()
+
+
+def make_dataset(dataset_id, episodes, action_space=None, observation_space=None, env="Pendulum-v1",
+                 ref_scores=True):
+    """Write a Minari dataset from explicit episodes (dicts of numpy arrays).
+
+    env=None writes no environment spec (spaces must then be given).
+    """
+    if os.path.exists(minari.storage.get_dataset_path(dataset_id)):
+        minari.delete_dataset(dataset_id)
+    if env is not None:
+        spec_env = gym.make(env)
+        action_space = action_space or spec_env.action_space
+        observation_space = observation_space or spec_env.observation_space
+    kwargs = dict(ref_min_score=-1000.0, ref_max_score=0.0) if ref_scores else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from minari.data_collector.episode_buffer import EpisodeBuffer
+        buffers = [EpisodeBuffer(id=i, **ep) for i, ep in enumerate(episodes)]
+        return minari.create_dataset_from_buffers(
+            dataset_id, buffer=buffers, env=env, action_space=action_space,
+            observation_space=observation_space, **kwargs)
+
+
+def random_episode(length, obs_dim=3, act_dim=1, rng=None, low=-2.0, high=2.0, terminated=False):
+    rng = rng or np.random.default_rng(0)
+    terminations = np.zeros(length, bool)
+    truncations = np.zeros(length, bool)
+    (terminations if terminated else truncations)[-1] = True
+    return {
+        "observations": rng.normal(size=(length + 1, obs_dim)).astype(np.float32),
+        "actions": rng.uniform(low, high, size=(length, act_dim)).astype(np.float32),
+        "rewards": rng.normal(size=length),
+        "terminations": terminations,
+        "truncations": truncations,
+    }
+
+
+def tiny_config(algo="iql", **overrides):
+    """A config small enough for a unit test (tiny networks, few updates)."""
+    import importlib
+    config = importlib.import_module(f"configs.{algo}").get_config("pendulum")
+    config.update(dict(num_seeds=2, num_updates=20, batch_size=32, log_interval=10,
+                       eval_interval=10, eval_episodes=1, hidden_dims=(16, 16), progress_bar=False))
+    config.update(overrides)
+    return config

@@ -1,0 +1,151 @@
+"""The driver end to end, in process: outputs, resume, NaN stops, normalisation, collection."""
+import csv
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from algos import trainer
+from algos.common import StitchError
+from data.collect import collect, make_policy
+from tests.conftest import make_dataset, random_episode, tiny_config
+
+REQUIRED_RESULTS = {"algo", "dataset", "env_id", "num_updates", "num_seeds", "final_return",
+                    "final_normalized_score", "eval", "updates_per_second", "wall_time_s"}
+
+
+def _final_params(workdir):
+    _, carry, _ = trainer.restore(workdir)
+    return jax.tree_util.tree_leaves(carry)
+
+
+def test_outputs_and_results_schema(pendulum, tmp_path):
+    config = tiny_config("td3_bc", num_updates=20)
+    results = trainer.train_and_evaluate(config, str(tmp_path))
+    for name in ("config.json", "metrics.csv", "results.json", "checkpoints"):
+        assert os.path.exists(tmp_path / name), name
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert REQUIRED_RESULTS <= set(on_disk)
+    assert on_disk["env_id"] == "Pendulum-v1" and on_disk["num_seeds"] == 2
+    assert len(on_disk["final_return"]) == 2 and len(on_disk["final_normalized_score"]) == 2
+    assert [e["step"] for e in on_disk["eval"]] == [10, 20]
+    np.testing.assert_allclose(results["final_return"], on_disk["final_return"])
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [10, 10, 20, 20]
+    assert all(np.isfinite(float(r["critic_loss"])) for r in rows)
+
+
+def test_kill_and_resume_is_bit_identical(pendulum, tmp_path, monkeypatch):
+    config = tiny_config("iql", num_updates=40, eval_interval=20)
+    trainer.train_and_evaluate(config, str(tmp_path / "straight"))
+
+    original_write = trainer._MetricsLog.write
+
+    def killed_at_30(self, step, metrics):
+        original_write(self, step, metrics)
+        if step == 30:  # after the checkpoint at 20, before the one at 40
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer._MetricsLog, "write", killed_at_30)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_and_evaluate(config, str(tmp_path / "resumed"))
+    assert not os.path.exists(tmp_path / "resumed" / "results.json")
+    monkeypatch.setattr(trainer._MetricsLog, "write", original_write)
+    trainer.train_and_evaluate(config, str(tmp_path / "resumed"))
+
+    for a, b in zip(_final_params(str(tmp_path / "straight")), _final_params(str(tmp_path / "resumed"))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    straight = json.loads((tmp_path / "straight" / "results.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())
+    assert straight["eval"] == resumed["eval"]
+    rows = lambda p: [(r["step"], r["seed"], r["critic_loss"]) for r in csv.DictReader(open(p))]
+    assert rows(tmp_path / "straight" / "metrics.csv") == rows(tmp_path / "resumed" / "metrics.csv")
+
+
+def test_resume_with_a_different_config_is_refused(pendulum, tmp_path):
+    trainer.train_and_evaluate(tiny_config("bc", num_updates=10), str(tmp_path))
+    before = (tmp_path / "results.json").read_text()
+    with pytest.raises(StitchError, match="different config.*batch_size.*new --workdir"):
+        trainer.train_and_evaluate(tiny_config("bc", num_updates=10, batch_size=64), str(tmp_path))
+    assert (tmp_path / "results.json").read_text() == before  # nothing overwritten
+
+
+@pytest.mark.parametrize("where", ["metric", "params"])
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(pendulum, tmp_path, monkeypatch, where):
+    import jax.numpy as jnp
+    from algos import bc
+    real_update = bc.update
+
+    def update_that_breaks_at_step_15(config, state, batch, rng):
+        state, metrics = real_update(config, state, batch, rng)
+        # The metric breaks mid-chunk (update 15); parameters break on the chunk's last update.
+        broken = state.step >= (15 if where == "metric" else 20)
+        if where == "metric":
+            metrics = {**metrics, "actor_loss": jnp.where(broken, jnp.nan, metrics["actor_loss"])}
+        else:
+            state = state.replace(actor=state.actor.replace(params=jax.tree_util.tree_map(
+                lambda p: jnp.where(broken, jnp.inf, p), state.actor.params)))
+        return state, metrics
+
+    monkeypatch.setattr(bc, "update", update_that_breaks_at_step_15)
+    config = tiny_config("bc", num_updates=40, log_interval=10, eval_interval=10)
+    expected = r"Non-finite actor_loss=nan at update 15 " if where == "metric" else \
+        r"Non-finite parameters after update 20"
+    with pytest.raises(StitchError, match=expected + r".*last good checkpoint \(update 10\)"):
+        trainer.train_and_evaluate(config, str(tmp_path))
+    assert not os.path.exists(tmp_path / "results.json")
+    monkeypatch.setattr(bc, "update", real_update)
+    _, carry, _ = trainer.restore(str(tmp_path))
+    assert int(carry[0].step[0]) == 10
+    assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(carry[0].actor.params))
+
+
+def test_eval_normalises_observations_like_training(pendulum, monkeypatch):
+    from algos import ALGOS
+    from algos.evaluation import Evaluator
+    from data.dataset import load_dataset
+
+    config = tiny_config("bc", num_seeds=1, eval_episodes=1)
+    dataset, info = load_dataset(config, discrete_algo=False)
+    seen = []
+    evaluator = Evaluator(ALGOS["bc"], config, info, 1, 1)
+    real_act = evaluator._act
+    evaluator._act = lambda s, o, r: (seen.append(np.asarray(o)), real_act(s, o, r))[1]
+    carry = trainer.init_carry(config, ALGOS["bc"], info.spec)
+    evaluator(carry[0], seed=0)
+    first = evaluator.envs.reset(seed=0)[0]
+    np.testing.assert_allclose(seen[0][0, 0], (first[0] - info.obs_mean) / info.obs_std, rtol=1e-5)
+    # Training rows were normalised with the same statistics.
+    raw = np.concatenate([ep.observations[:-1] for ep in pendulum.iterate_episodes()])
+    np.testing.assert_allclose(np.asarray(dataset["observations"]),
+                               (raw - info.obs_mean) / info.obs_std, rtol=1e-4, atol=1e-4)
+
+
+def test_no_env_spec_trains_without_evaluation(tmp_path):
+    import gymnasium as gym
+    eps = [random_episode(20, rng=np.random.default_rng(i)) for i in range(4)]
+    make_dataset("test/noenv/none-v0", eps, env=None,
+                 action_space=gym.spaces.Box(-2, 2, (1,), np.float32),
+                 observation_space=gym.spaces.Box(-np.inf, np.inf, (3,), np.float32))
+    config = tiny_config("bc", dataset="test/noenv/none-v0", num_updates=10)
+    with pytest.warns(UserWarning, match="no environment spec: training without evaluation"):
+        results = trainer.train_and_evaluate(config, str(tmp_path))
+    assert results["final_return"] is None and results["eval"] == []
+    assert os.path.exists(tmp_path / "checkpoints")
+
+
+def test_collect_from_a_trained_checkpoint(pendulum, tmp_path):
+    trainer.train_and_evaluate(tiny_config("bc", num_updates=10), str(tmp_path / "run"))
+    import gymnasium as gym
+    env = gym.make("Pendulum-v1")
+    policy = make_policy(f"checkpoint:{tmp_path / 'run'}", env, action_noise=0.1)
+    ds = collect(env, policy, 400, "test/pendulum/from-ckpt-v0", seed=3, ref_min_score=-1200.0,
+                 ref_max_score=-150.0)
+    assert ds.total_steps == 400 and ds.total_episodes == 2
+    assert ds.storage.metadata["ref_min_score"] == -1200.0
+    actions = np.concatenate([ep.actions for ep in ds.iterate_episodes()])
+    assert np.all(np.abs(actions) <= 2.0) and actions.std() > 0
+    with pytest.raises(FileExistsError, match="already exists"):
+        collect(env, policy, 10, "test/pendulum/from-ckpt-v0")
