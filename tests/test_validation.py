@@ -1,0 +1,127 @@
+"""Bad input: each validation error is fed and its message read."""
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from algos import trainer
+from algos.common import StitchError
+from configs.base import validate
+from tests.conftest import make_dataset, random_episode, tiny_config
+
+
+def _run(tmp_path, **overrides):
+    return trainer.train_and_evaluate(tiny_config("iql", **overrides), str(tmp_path / "w"))
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("batch_size", 0, "config.batch_size=0 is invalid: it must be an integer >= 1"),
+    ("expectile", 1.0, "config.expectile=1.0 is invalid: it must be in (0, 1)"),
+    ("expectile", 0.0, "config.expectile=0.0 is invalid"),
+    ("num_seeds", 0, "config.num_seeds=0 is invalid"),
+    ("discount", 1.5, "config.discount=1.5 is invalid: it must be in [0, 1]"),
+    ("reward_transform", "log", "config.reward_transform='log' is invalid: it must be one of"),
+    ("eval_interval", 15, "must be a multiple of config.log_interval=10"),
+])
+def test_invalid_config_values(tmp_path, field, value, needle):
+    with pytest.raises(StitchError) as err:
+        _run(tmp_path, **{field: value})
+    assert needle in str(err.value)
+    assert "--config." in str(err.value) or "multiple" in str(err.value)
+    assert not os.path.exists(tmp_path / "w")  # nothing written before validation
+
+
+def test_valid_configs_have_no_problems():
+    for algo in ("bc", "td3_bc", "iql"):
+        assert validate(tiny_config(algo)) == []
+
+
+def test_unknown_algorithm(tmp_path):
+    with pytest.raises(StitchError, match="Unknown algorithm 'nope'.*bc, iql, td3_bc"):
+        config = tiny_config("iql")
+        config.algo = "nope"
+        trainer.train_and_evaluate(config, str(tmp_path / "w"))
+
+
+def test_unknown_dataset_names_where_it_looked(tmp_path, monkeypatch, minari_root):
+    import minari
+
+    def offline(dataset_id, force_download=False):
+        raise ConnectionError("network unreachable")
+
+    monkeypatch.setattr(minari, "download_dataset", offline)
+    with pytest.raises(StitchError) as err:
+        _run(tmp_path, dataset="nobody/nothing/none-v0")
+    msg = str(err.value)
+    assert "Unknown dataset 'nobody/nothing/none-v0'" in msg
+    assert os.path.join(minari_root, "nobody/nothing/none-v0") in msg
+    assert "ConnectionError: network unreachable" in msg and "MINARI_DATASETS_PATH" in msg
+    assert not os.path.exists(tmp_path / "w")
+
+
+def test_remote_ids_download_through_minari(tmp_path, monkeypatch, pendulum):
+    """Up to the network boundary: an id missing locally goes to minari.download_dataset."""
+    import minari
+    calls = []
+
+    def fake_download(dataset_id, force_download=False):  # stands in for the network
+        calls.append(dataset_id)
+        make_dataset(dataset_id, [random_episode(30, rng=np.random.default_rng(i)) for i in range(3)])
+
+    monkeypatch.setattr(minari, "download_dataset", fake_download)
+    results = _run(tmp_path, dataset="remote/pendulum/thing-v0", num_updates=10)
+    assert calls == ["remote/pendulum/thing-v0"]
+    assert results["num_transitions"] == 90
+
+
+@pytest.mark.parametrize("field", ["observations", "actions", "rewards"])
+def test_nan_or_inf_in_data(tmp_path, field):
+    eps = [random_episode(10, rng=np.random.default_rng(i)) for i in range(3)]
+    np.put(eps[1][field], 3, np.inf if field == "rewards" else np.nan)  # one bad number
+    make_dataset(f"test/bad/nan-{field}-v0", eps)
+    with pytest.raises(StitchError, match=f"episode 1 has 1 NaN/inf value\\(s\\) in '{field}'. Fix:"):
+        _run(tmp_path, dataset=f"test/bad/nan-{field}-v0")
+
+
+@pytest.mark.parametrize("length", [1])
+def test_one_step_episode(tmp_path, length):
+    eps = [random_episode(10), random_episode(length)]
+    make_dataset("test/bad/short-v0", eps)
+    with pytest.raises(StitchError, match="episode 1 has 1 step\\(s\\); episodes need at least 2"):
+        _run(tmp_path, dataset="test/bad/short-v0")
+
+
+def test_empty_dataset(tmp_path):
+    make_dataset("test/bad/empty-v0", [])
+    with pytest.raises(StitchError, match="has no episodes"):
+        _run(tmp_path, dataset="test/bad/empty-v0")
+
+
+def test_actions_outside_the_action_space(tmp_path):
+    eps = [random_episode(10, rng=np.random.default_rng(i)) for i in range(3)]
+    eps[2]["actions"][4] = 3.5  # Pendulum's bounds are [-2, 2]
+    make_dataset("test/bad/actions-v0", eps)
+    with pytest.raises(StitchError, match=r"1 of 30 actions lie outside the action space \[-2.0, 2.0\]"):
+        _run(tmp_path, dataset="test/bad/actions-v0")
+
+
+def test_discrete_dataset_given_to_a_continuous_algorithm(tmp_path):
+    rng = np.random.default_rng(0)
+    eps = []
+    for _ in range(3):
+        ep = random_episode(10, obs_dim=4, rng=rng)
+        ep["actions"] = rng.integers(0, 2, size=10)
+        eps.append(ep)
+    make_dataset("test/bad/discrete-v0", eps, env="CartPole-v1")
+    with pytest.raises(StitchError, match="has discrete actions .* but algorithm 'iql' needs continuous"):
+        _run(tmp_path, dataset="test/bad/discrete-v0")
+
+
+def test_missing_reference_scores_give_null_scores(tmp_path):
+    eps = [random_episode(20, rng=np.random.default_rng(i)) for i in range(3)]
+    make_dataset("test/norefs/pendulum-v0", eps, ref_scores=False)
+    with pytest.warns(UserWarning, match="no ref_min_score/ref_max_score: the normalised score is reported as null"):
+        results = _run(tmp_path, dataset="test/norefs/pendulum-v0", num_updates=10)
+    assert results["final_normalized_score"] is None
+    assert results["final_return"] is not None and results["behaviour_normalized_score"] is None
