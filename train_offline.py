@@ -13,10 +13,24 @@ from ml_collections import config_flags
 from algos.common import StitchError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-config_flags.DEFINE_config_file(
-    "config", os.path.join(_HERE, "configs", "iql.py") + ":pendulum",
-    "Config file, configs/<algo>.py, optionally with a domain preset: configs/iql.py:pendulum.",
-    lock_config=True)
+
+
+def _bad_override(err):
+    """Print a config-flag mistake (misspelt field, unknown preset, bad value) and exit 2."""
+    lines = [l for l in str(err).replace("\\n", "\n").splitlines() if l.strip()]
+    message = lines[-1].strip("'\"").replace("\\'", "'") if lines else repr(err)
+    print(f"error: bad --config flag: {message}\nFix: use a field of configs/base.py or "
+          f"configs/<algo>.py, and a preset from configs/base.py PRESETS.", file=sys.stderr)
+    sys.exit(2)
+
+
+try:  # ml_collections reads --config.* overrides from argv while defining the flag
+    config_flags.DEFINE_config_file(
+        "config", os.path.join(_HERE, "configs", "iql.py") + ":pendulum",
+        "Config file, configs/<algo>.py, optionally with a domain preset: configs/iql.py:pendulum.",
+        lock_config=True)
+except (AttributeError, KeyError, TypeError, ValueError) as err:
+    _bad_override(err)
 flags.DEFINE_string("workdir", None, "Output folder (default: runs/<algo>_<dataset>_seed<seed>). "
                     "Re-running on the same workdir resumes from its last checkpoint.")
 FLAGS = flags.FLAGS
@@ -34,7 +48,11 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)
     from algos.trainer import train_and_evaluate  # after flag parsing: keeps --help fast
 
-    config = FLAGS.config
+    try:
+        config = FLAGS.config
+        config.algo  # a config file that failed to load raises only when first read
+    except OSError as err:
+        _bad_override(str(err).splitlines()[-1])
     try:
         train_and_evaluate(config, FLAGS.workdir or default_workdir(config))
     except StitchError as err:
@@ -42,5 +60,15 @@ def main(argv):
         sys.exit(2)
 
 
+def parse_flags(argv):
+    """absl's parser, with config-override mistakes as clean errors (no traceback)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        _bad_override(err)
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        _bad_override(err)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
