@@ -1,0 +1,172 @@
+"""Benchmarks: learning scores on a Minari suite, and training throughput on this machine.
+
+  # (a) scores: algorithms x datasets, vmapped seeds, normalised score mean ± std
+  MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py scores \
+      --algos=bc,td3_bc,iql --num_updates=20000 --num_seeds=3 --out=runs/bench_scores.json
+  # (b) throughput: compiled scan chunk vs per-step loop, vmapped vs sequential seeds, FLOP/s
+  python scripts/benchmark.py throughput
+
+Every ratio is measured against a baseline taken in the same run.
+"""
+import functools
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+flags.DEFINE_list("algos", ["bc", "td3_bc", "iql"], "algorithms to score")
+flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "halfcheetah")
+                               for kind in ("medium", "medium-replay", "medium-expert")],
+                  "Minari dataset ids to score on")
+flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
+flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores)")
+flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores)")
+flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable)")
+flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
+flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
+FLAGS = flags.FLAGS
+
+
+def scores():
+    import importlib
+    from algos.trainer import train_and_evaluate
+
+    table = json.load(open(FLAGS.out)) if os.path.exists(FLAGS.out) else {}
+    for dataset in FLAGS.datasets:
+        for algo in FLAGS.algos:
+            key = f"{algo}|{dataset}"
+            if key in table:
+                continue
+            config = importlib.import_module(f"configs.{algo}").get_config()
+            config.update(dict(dataset=dataset, num_updates=FLAGS.num_updates,
+                               num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
+                               eval_interval=FLAGS.num_updates, log_interval=1000,
+                               progress_bar=False))
+            workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}")
+            r = train_and_evaluate(config, workdir)
+            table[key] = {"scores": r["final_normalized_score"], "behaviour": r["behaviour_normalized_score"],
+                          "updates_per_second": r["updates_per_second"], "wall_time_s": r["wall_time_s"]}
+            os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+            json.dump(table, open(FLAGS.out, "w"), indent=2)
+    print(f"\n| dataset | data | " + " | ".join(FLAGS.algos) + " |")
+    print("|---|---|" + "---|" * len(FLAGS.algos))
+    for dataset in FLAGS.datasets:
+        cells = []
+        for algo in FLAGS.algos:
+            s = table[f"{algo}|{dataset}"]["scores"]
+            cells.append(f"{np.mean(s):.1f} ± {np.std(s):.1f}")
+        behaviour = table[f"{FLAGS.algos[0]}|{dataset}"]["behaviour"]
+        print(f"| {dataset} | {behaviour:.1f} | " + " | ".join(cells) + " |")
+
+
+def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):
+    rng = np.random.default_rng(0)
+    return {"observations": rng.normal(size=(n, obs_dim)), "actions": rng.uniform(-1, 1, (n, act_dim)),
+            "rewards": rng.normal(size=n), "next_observations": rng.normal(size=(n, obs_dim)),
+            "terminals": (rng.random(n) < 0.01) * 1.0, "episode_ends": np.zeros(n)}
+
+
+def _time(fn, repeats=3):
+    """Best-of-`repeats` wall time of fn() (which must block)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def throughput():
+    from algos import ALGOS
+    from algos.common import Spec
+    from algos.trainer import init_carry, make_train_chunk, sample_batch
+    from configs.iql import get_config
+
+    algo, steps = ALGOS["iql"], FLAGS.steps
+    host = _fake_dataset()
+    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
+    spec = Spec(11, 3, False)
+    config = get_config()  # paper sizes: batch 256, 2x256 MLPs
+    config.num_seeds = 1
+    out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
+           "cpu_count": os.cpu_count(), "steps": steps}
+
+    # Practical peak: a large float32 matmul.
+    a = jnp.ones((2048, 2048), jnp.float32)
+    matmul = jax.jit(lambda x: x @ x)
+    matmul(a).block_until_ready()
+    t = _time(lambda: [matmul(a) for _ in range(10)][-1].block_until_ready())
+    out["matmul_gflops"] = 10 * 2 * 2048 ** 3 / t / 1e9
+
+    # (1) compiled chunk: lax.scan of `steps` updates, on-device sampling, state donated.
+    carry = init_carry(config, algo, spec)
+    chunk = jax.jit(jax.vmap(make_train_chunk(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
+    carry, m = chunk(carry, dataset)
+    jax.block_until_ready(m)
+
+    def run_chunk():
+        nonlocal carry
+        carry, m = chunk(carry, dataset)
+        jax.block_until_ready(m)
+    out["scan_updates_per_s"] = steps / _time(run_chunk)
+
+    # (2) jaxrl style: one jitted update per Python iteration, batches sampled on the host.
+    state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec))
+    update = jax.jit(functools.partial(algo.update, config))
+    rng, np_rng = jax.random.PRNGKey(0), np.random.default_rng(0)
+
+    def run_loop():
+        nonlocal state
+        for _ in range(steps):
+            idx = np_rng.integers(0, len(host["rewards"]), config.batch_size)
+            batch = {k: v[idx].astype(np.float32) for k, v in host.items()}
+            state, info = update(state, batch, rng)
+        jax.block_until_ready(info)
+    run_loop()
+    out["loop_updates_per_s"] = steps / _time(run_loop)
+    out["scan_over_loop"] = out["scan_updates_per_s"] / out["loop_updates_per_s"]
+
+    # (3) FLOPs of one update from XLA's cost analysis, x updates/s, vs the matmul peak.
+    batch = sample_batch(dataset, rng, config.batch_size)
+    cost = update.lower(state, batch, rng).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    out["update_gflop"] = cost["flops"] / 1e9
+    out["achieved_gflops"] = out["update_gflop"] * out["scan_updates_per_s"]
+    out["efficiency_vs_matmul"] = out["achieved_gflops"] / out["matmul_gflops"]
+
+    # (4) 8 vmapped seeds in one program vs 8 sequential single-seed programs (same updates).
+    def seeds_wall(num_seeds, sequential):
+        config.num_seeds = 1 if sequential else num_seeds
+        fn = jax.jit(jax.vmap(make_train_chunk(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
+        carries = [init_carry(config, algo, spec) for _ in range(num_seeds if sequential else 1)]
+        carries = [fn(c, dataset)[0] for c in carries]  # compile + warm up
+        jax.block_until_ready(carries)
+
+        def go():
+            for i, c in enumerate(carries):
+                carries[i], m = fn(c, dataset)
+                jax.block_until_ready(m)
+        return _time(go, repeats=1)
+    out["seeds8_vmapped_s"] = seeds_wall(8, sequential=False)
+    out["seeds8_sequential_s"] = seeds_wall(8, sequential=True)
+    out["seeds1_s"] = seeds_wall(1, sequential=False)
+    out["vmapped_over_sequential"] = out["seeds8_vmapped_s"] / out["seeds8_sequential_s"]
+    print(json.dumps(out, indent=2))
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) != 2 or argv[1] not in ("scores", "throughput"):
+        raise app.UsageError("usage: benchmark.py scores|throughput [--flags]")
+    scores() if argv[1] == "scores" else throughput()
+
+
+if __name__ == "__main__":
+    app.run(main)
