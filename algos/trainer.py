@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from algos import ALGOS
@@ -67,6 +68,19 @@ def init_carry(config, algo, spec):
         return algo.init(config, spec, init_rng), train_rng
 
     return jax.jit(jax.vmap(one))(jnp.arange(config.num_seeds))
+
+
+def shard_seeds(carry, dataset, num_seeds):
+    """Spread the seed axis over all devices (a 1-d Mesh), the dataset replicated.
+
+    With one device, or a seed count the devices do not divide, everything stays where it is.
+    """
+    devices = jax.devices()
+    if len(devices) == 1 or num_seeds % len(devices):
+        return carry, dataset
+    mesh = Mesh(np.array(devices), ("seeds",))
+    carry = jax.device_put(carry, NamedSharding(mesh, PartitionSpec("seeds")))
+    return carry, jax.device_put(dataset, NamedSharding(mesh, PartitionSpec()))
 
 
 @jax.jit
@@ -171,6 +185,7 @@ def train_and_evaluate(config, workdir):
         options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
 
     carry = init_carry(config, algo, info.spec)
+    carry, dataset = shard_seeds(carry, dataset, config.num_seeds)
     step, history, train_time = 0, [], 0.0
     start = time.perf_counter()
     if manager.latest_step() is not None:
@@ -178,6 +193,7 @@ def train_and_evaluate(config, workdir):
         restored = manager.restore(step, args=ocp.args.Composite(
             carry=ocp.args.StandardRestore(carry), meta=ocp.args.JsonRestore()))
         carry, history, train_time = restored.carry, restored.meta["eval"], restored.meta["train_time"]
+        carry, _ = shard_seeds(carry, dataset, config.num_seeds)
         print(f"Resuming from the checkpoint at update {step} in {ckpt_dir}.")
     log = _MetricsLog(os.path.join(workdir, "metrics.csv"), step)
 

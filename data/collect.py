@@ -91,24 +91,21 @@ def pendulum_swingup(obs, gain_noise: float = 0.0):
     return np.array([balance if c > 0.85 else pump], np.float32)
 
 
-# (share of episodes, action noise std, probability of a uniform random action, wrong sign)
+# (share of episodes, action noise std, probability of a uniform random action)
 PENDULUM_MIX = [
-    (0.4, 0.3, 0.1, False),   # decent: noisy controller
-    (0.3, 0.5, 0.5, False),   # poor: half random
-    (0.3, 0.5, 0.3, True),    # bad: a mis-signed controller that damps the swing
+    (0.3, 0.3, 0.1),   # decent: a noisy controller
+    (0.4, 0.5, 0.6),   # poor: mostly random actions
+    (0.3, 0.0, 1.0),   # random
 ]
 
 
 def pendulum_mixed_policy(obs, rng, episode):
     """Mixed-quality behaviour: each episode draws one of PENDULUM_MIX's styles."""
     style = np.random.default_rng(episode).choice(len(PENDULUM_MIX), p=[m[0] for m in PENDULUM_MIX])
-    _, noise, p_random, wrong_sign = PENDULUM_MIX[style]
+    _, noise, p_random = PENDULUM_MIX[style]
     if rng.random() < p_random:
         return rng.uniform(-2.0, 2.0, size=1).astype(np.float32)
-    action = pendulum_swingup(obs)
-    if wrong_sign:
-        action = -action
-    return np.clip(action + noise * rng.normal(size=1), -2.0, 2.0).astype(np.float32)
+    return np.clip(pendulum_swingup(obs) + noise * rng.normal(size=1), -2.0, 2.0).astype(np.float32)
 
 
 def build_pendulum_mixed(dataset_id: str = "stitch/pendulum/mixed-v0", num_steps: int = 30_000):
@@ -116,8 +113,8 @@ def build_pendulum_mixed(dataset_id: str = "stitch/pendulum/mixed-v0", num_steps
         "Pendulum-v1", pendulum_mixed_policy, num_steps, dataset_id, seed=0,
         reference_policy=lambda obs, rng, ep: pendulum_swingup(obs), ref_episodes=20,
         algorithm_name="stitch scripted mix",
-        description="Pendulum-v1, 150 episodes of mixed quality: noisy energy-pumping swing-up "
-                    "controller, half-random controller, and a mis-signed (damping) controller. "
+        description="Pendulum-v1, 150 episodes of mixed quality: a noisy energy-pumping swing-up "
+                    "controller, a mostly random one, and uniform random actions. "
                     "ref_min: uniform random policy; ref_max: the noise-free controller.")
 
 

@@ -149,3 +149,23 @@ def test_collect_from_a_trained_checkpoint(pendulum, tmp_path):
     assert np.all(np.abs(actions) <= 2.0) and actions.std() > 0
     with pytest.raises(FileExistsError, match="already exists"):
         collect(env, policy, 10, "test/pendulum/from-ckpt-v0")
+
+
+def test_seeds_sharded_over_devices_match_one_device(pendulum, tmp_path):
+    """With 2 (forced) CPU devices the seed axis is split over a Mesh; results are unchanged."""
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    script = (
+        "import json, sys; from algos import trainer; from tests.conftest import tiny_config;"
+        "import jax; assert len(jax.devices()) == int(sys.argv[2]);"
+        "r = trainer.train_and_evaluate(tiny_config('td3_bc', num_updates=20), sys.argv[1]);"
+        "print(json.dumps(r['final_return']))")
+    out = {}
+    for devices in (1, 2):
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / str(devices)), str(devices)],
+                              capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out[devices] = json.loads(proc.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(out[1], out[2], rtol=1e-4)
