@@ -231,7 +231,7 @@ def train_and_evaluate(config, workdir):
         carry, metrics = fn(carry, dataset)
         metrics = jax.device_get(metrics)  # one host sync per chunk
         elapsed = time.perf_counter() - t0
-        # Per-step metrics come back (seeds, steps); check them, then log the chunk mean.
+        # Per-step metrics arrive as (seeds, steps): transpose, check every step, log the mean.
         metrics = {k: np.asarray(v).T for k, v in metrics.items()}
         _check_finite(metrics, step, carry, last_ckpt, workdir)
         train_time += elapsed
