@@ -51,3 +51,17 @@ def test_config_flag_mistakes_fail_loudly_and_cleanly(tmp_path, flag, needle):
     proc = run_cli(flag, f"--workdir={tmp_path / 'w'}")
     assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_collect_command_writes_a_minari_dataset(minari_root):
+    import minari
+    proc = subprocess.run(
+        [sys.executable, "-m", "data.collect", "--env=Pendulum-v1", "--policy=pendulum_swingup",
+         "--action_noise=0.2", "--num_steps=400", "--dataset_id=cli/pendulum/swingup-v0"],
+        capture_output=True, text=True, cwd=REPO, env=os.environ.copy(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Wrote cli/pendulum/swingup-v0: 2 episodes, 400 steps" in proc.stdout
+    ds = minari.load_dataset("cli/pendulum/swingup-v0")
+    meta = ds.storage.metadata
+    # Reference scores: random policy (min) below the noise-free controller (max).
+    assert meta["ref_min_score"] < meta["ref_max_score"] < 0
