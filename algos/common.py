@@ -46,7 +46,3 @@ def select_tree(pred, on_true, on_false):
     `lax.cond` would become a select anyway.
     """
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
-def huber(x, delta: float = 1.0):
-    return optax.huber_loss(x, delta=delta)

@@ -83,3 +83,17 @@ def test_top_fraction_keeps_best_episodes():
     returns = np.array([1.0, 5.0, 9.0])  # episode 2 is best, then 1
     kept = top_fraction_episodes(arrays, returns, 2 / 3)
     np.testing.assert_array_equal(kept["rewards"], [2.0, 3.0, 4.0, 5.0])
+
+
+def test_tanh_gaussian_log_prob_matches_change_of_variables():
+    import jax
+    from networks.policies import GaussianDist
+    mean, log_std = jnp.array([[0.3]]), jnp.array([[-0.5]])
+    dist = GaussianDist(mean, log_std, squash=True)
+    a = jnp.array([[0.6]])
+    u, std = np.arctanh(0.6), np.exp(-0.5)
+    expected = (-0.5 * ((u - 0.3) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)) - np.log(1 - 0.6 ** 2)
+    np.testing.assert_allclose(dist.log_prob(a)[0], expected, rtol=1e-5)
+    sample, log_prob = dist.sample_and_log_prob(jax.random.PRNGKey(0))
+    np.testing.assert_allclose(log_prob, dist.log_prob(sample), rtol=1e-4)
+    assert np.all(np.abs(sample) < 1)
