@@ -176,9 +176,19 @@ def train_and_evaluate(config, workdir):
         warnings.warn(f"Dataset '{config.dataset}' records no environment spec: training "
                       f"without evaluation (final_return will be null).", stacklevel=2)
     elif config.eval_episodes > 0:
-        evaluator = Evaluator(algo, config, info, config.num_seeds, config.eval_episodes)
+        try:
+            evaluator = Evaluator(algo, config, info, config.num_seeds, config.eval_episodes)
+        except Exception as err:  # e.g. the env's package is not installed here
+            warnings.warn(f"Could not build the evaluation env {info.env_spec.id!r} "
+                          f"({type(err).__name__}: {err}): training without evaluation.",
+                          stacklevel=2)
 
-    _prepare_workdir(config, workdir)
+    try:
+        _prepare_workdir(config, workdir)
+    except StitchError:
+        if evaluator is not None:
+            evaluator.close()
+        raise
     ckpt_dir = os.path.abspath(os.path.join(workdir, "checkpoints"))
     manager = ocp.CheckpointManager(
         ckpt_dir, item_names=("carry", "meta"),
@@ -221,33 +231,36 @@ def train_and_evaluate(config, workdir):
                 meta=ocp.args.JsonSave({"eval": history, "train_time": train_time,
                                         "policy_io": _policy_io(info)})))
 
-    last_ckpt = step
-    bar = tqdm(total=config.num_updates, initial=step, disable=not config.progress_bar,
-               desc=f"{config.algo}", unit="upd")
-    while step < config.num_updates:
-        n = min(config.log_interval, config.num_updates - step)
-        fn = compiled_chunk(n, carry)
-        t0 = time.perf_counter()
-        carry, metrics = fn(carry, dataset)
-        metrics = jax.device_get(metrics)  # one host sync per chunk
-        elapsed = time.perf_counter() - t0
-        # Per-step metrics arrive as (seeds, steps): transpose, check every step, log the mean.
-        metrics = {k: np.asarray(v).T for k, v in metrics.items()}
-        _check_finite(metrics, step, carry, last_ckpt, workdir)
-        train_time += elapsed
-        step += n
-        log.write(step, {k: v.mean(0) for k, v in metrics.items()})
-        bar.update(n)
-        if step % config.eval_interval == 0 or step == config.num_updates:
-            evaluate_and_save(step, carry)
-            last_ckpt = step
-            if history:
-                bar.set_postfix(score=_fmt(history[-1]["normalized_score"] or history[-1]["return"]))
-    bar.close()
-    if evaluator is not None:
-        evaluator.close()
-    manager.wait_until_finished()
-    manager.close()
+    try:
+        last_ckpt = step
+        bar = tqdm(total=config.num_updates, initial=step, disable=not config.progress_bar,
+                   desc=f"{config.algo}", unit="upd")
+        while step < config.num_updates:
+            n = min(config.log_interval, config.num_updates - step)
+            fn = compiled_chunk(n, carry)
+            t0 = time.perf_counter()
+            carry, metrics = fn(carry, dataset)
+            metrics = jax.device_get(metrics)  # one host sync per chunk
+            elapsed = time.perf_counter() - t0
+            # Per-step metrics arrive as (seeds, steps): transpose, check every step, log the mean.
+            metrics = {k: np.asarray(v).T for k, v in metrics.items()}
+            _check_finite(metrics, step, carry, last_ckpt, workdir)
+            train_time += elapsed
+            step += n
+            log.write(step, {k: v.mean(0) for k, v in metrics.items()})
+            bar.update(n)
+            if step % config.eval_interval == 0 or step == config.num_updates:
+                evaluate_and_save(step, carry)
+                last_ckpt = step
+                if history:
+                    last = history[-1]
+                    bar.set_postfix(score=_fmt(last["normalized_score"] or last["return"]))
+        bar.close()
+    finally:  # on errors too: no leaked env processes, no half-finished checkpoint writes
+        if evaluator is not None:
+            evaluator.close()
+        manager.wait_until_finished()
+        manager.close()
 
     final = history[-1] if history else None
     results = {

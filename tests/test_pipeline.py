@@ -169,3 +169,37 @@ def test_seeds_sharded_over_devices_match_one_device(pendulum, tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         out[devices] = json.loads(proc.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(out[1], out[2], rtol=1e-4)
+
+
+def test_terminals_come_from_terminations_only_and_rewards_are_transformed():
+    from data.dataset import load_dataset
+    rng = np.random.default_rng(0)
+    eps = [random_episode(5, rng=rng, terminated=True), random_episode(4, rng=rng, terminated=False)]
+    make_dataset("test/ends/mixed-v0", eps)
+    config = tiny_config("iql", dataset="test/ends/mixed-v0")  # iql_locomotion reward scaling
+    data, info = load_dataset(config, discrete_algo=False)
+    np.testing.assert_array_equal(np.asarray(data["terminals"]), [0, 0, 0, 0, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(np.asarray(data["episode_ends"]), [0, 0, 0, 0, 1, 0, 0, 0, 1])
+    returns = np.array([eps[0]["rewards"].sum(), eps[1]["rewards"].sum()])
+    scale = 1000.0 / (returns.max() - returns.min())
+    raw = np.concatenate([eps[0]["rewards"], eps[1]["rewards"]])
+    np.testing.assert_allclose(np.asarray(data["rewards"]), raw * scale, rtol=1e-5)
+    # Actions are rescaled from Pendulum's [-2, 2] to [-1, 1]; next_observations line up.
+    np.testing.assert_allclose(np.asarray(data["actions"])[:5, 0], eps[0]["actions"][:, 0] / 2, rtol=1e-5)
+    obs = (np.asarray(data["observations"]) * info.obs_std + info.obs_mean)
+    np.testing.assert_allclose(obs[:5], eps[0]["observations"][:-1], rtol=1e-4, atol=1e-5)
+    next_obs = (np.asarray(data["next_observations"]) * info.obs_std + info.obs_mean)
+    np.testing.assert_allclose(next_obs[:5], eps[0]["observations"][1:], rtol=1e-4, atol=1e-5)
+
+
+def test_unbuildable_eval_env_trains_without_evaluation(pendulum, tmp_path, monkeypatch):
+    import gymnasium as gym
+
+    def missing(*args, **kwargs):
+        raise gym.error.DependencyNotInstalled("mujoco is not installed")
+
+    monkeypatch.setattr(gym, "make", missing)
+    with pytest.warns(UserWarning, match="Could not build the evaluation env 'Pendulum-v1' "
+                                         r"\(DependencyNotInstalled: mujoco is not installed\)"):
+        results = trainer.train_and_evaluate(tiny_config("bc", num_updates=10), str(tmp_path))
+    assert results["final_return"] is None
