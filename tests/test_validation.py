@@ -125,3 +125,29 @@ def test_missing_reference_scores_give_null_scores(tmp_path):
         results = _run(tmp_path, dataset="test/norefs/pendulum-v0", num_updates=10)
     assert results["final_normalized_score"] is None
     assert results["final_return"] is not None and results["behaviour_normalized_score"] is None
+
+
+def test_unbounded_action_space(tmp_path):
+    eps = [random_episode(10, rng=np.random.default_rng(i)) for i in range(3)]
+    make_dataset("test/bad/unbounded-v0", eps, env=None,
+                 action_space=gym.spaces.Box(-np.inf, np.inf, (1,), np.float32),
+                 observation_space=gym.spaces.Box(-np.inf, np.inf, (3,), np.float32))
+    with pytest.raises(StitchError, match="unbounded action space.*Fix: declare the bounds"):
+        _run(tmp_path, dataset="test/bad/unbounded-v0")
+
+
+def test_iql_reward_scaling_needs_different_returns(tmp_path):
+    eps = [random_episode(10, rng=np.random.default_rng(i)) for i in range(2)]
+    for ep in eps:
+        ep["rewards"] = np.ones(10)
+    make_dataset("test/bad/flat-returns-v0", eps)
+    with pytest.raises(StitchError, match="needs episodes with different returns.*reward_transform=none"):
+        _run(tmp_path, dataset="test/bad/flat-returns-v0")
+
+
+def test_restoring_from_something_that_is_not_a_run(tmp_path):
+    with pytest.raises(StitchError, match="is not a stitch workdir \\(no config.json\\)"):
+        trainer.restore(str(tmp_path))
+    (tmp_path / "config.json").write_text(tiny_config("bc").to_json())
+    with pytest.raises(StitchError, match="No checkpoint in"):
+        trainer.restore(str(tmp_path))
