@@ -64,9 +64,7 @@ def parse_flags(argv):
     """absl's parser, with config-override mistakes as clean errors (no traceback)."""
     try:
         return FLAGS(argv)
-    except flags.Error as err:
-        _bad_override(err)
-    except (AttributeError, KeyError, TypeError, ValueError) as err:
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as err:
         _bad_override(err)
 
 
