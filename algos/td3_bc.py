@@ -34,7 +34,8 @@ def init(config, spec: Spec, rng) -> TD3BCState:
     act = jnp.zeros((1, spec.action_dim))
     actor = create_train_state(DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims)),
                                actor_rng, (obs,), make_optimizer(config.actor_lr))
-    critic = create_train_state(QEnsemble(tuple(config.hidden_dims), num_critics=2),
+    critic = create_train_state(QEnsemble(tuple(config.hidden_dims), num_critics=2,
+                                          layer_norm=config.critic_layer_norm),
                                 critic_rng, (obs, act), make_optimizer(config.critic_lr))
     return TD3BCState(actor=actor, critic=critic, target_actor_params=actor.params,
                       target_critic_params=critic.params, step=jnp.zeros((), jnp.int32))
@@ -64,24 +65,33 @@ def actor_loss(actor_params, config, state: TD3BCState, batch):
     return loss, {"actor_loss": loss, "bc_mse": bc, "q_policy": q.mean(), "lambda": lmbda}
 
 
-def update(config, state: TD3BCState, batch, rng):
-    (_, critic_info), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        state.critic.params, config, state, batch, rng)
-    state = state.replace(critic=state.critic.apply_gradients(grads=grads))
+def make_update(critic_loss_fn, actor_loss_fn):
+    """TD3's update for a pair of losses; ReBRAC reuses it with its own two."""
 
-    # Delayed actor + target update: computed every step, kept only on every
-    # `policy_delay`-th (a select; a cond would turn into one under vmap).
-    (_, actor_info), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-        state.actor.params, config, state, batch)
-    actor = state.actor.apply_gradients(grads=grads)
-    delayed = state.replace(
-        actor=actor,
-        target_actor_params=polyak_update(actor.params, state.target_actor_params, config.tau),
-        target_critic_params=polyak_update(state.critic.params, state.target_critic_params, config.tau),
-    )
-    do_actor = (state.step % config.policy_delay) == 0
-    state = select_tree(do_actor, delayed, state)
-    return state.replace(step=state.step + 1), {**critic_info, **actor_info}
+    def update(config, state: TD3BCState, batch, rng):
+        (_, critic_info), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
+            state.critic.params, config, state, batch, rng)
+        state = state.replace(critic=state.critic.apply_gradients(grads=grads))
+
+        # Delayed actor + target update: computed every step, kept only on every
+        # `policy_delay`-th (a select; a cond would turn into one under vmap).
+        (_, actor_info), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+            state.actor.params, config, state, batch)
+        actor = state.actor.apply_gradients(grads=grads)
+        delayed = state.replace(
+            actor=actor,
+            target_actor_params=polyak_update(actor.params, state.target_actor_params, config.tau),
+            target_critic_params=polyak_update(state.critic.params, state.target_critic_params,
+                                               config.tau),
+        )
+        do_actor = (state.step % config.policy_delay) == 0
+        state = select_tree(do_actor, delayed, state)
+        return state.replace(step=state.step + 1), {**critic_info, **actor_info}
+
+    return update
+
+
+update = make_update(critic_loss, actor_loss)
 
 
 def act(config, state: TD3BCState, observations, rng, deterministic: bool = True):

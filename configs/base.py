@@ -86,6 +86,17 @@ _CHECKS = {
     "policy_noise": (lambda v: v >= 0, "a float >= 0"),
     "noise_clip": (lambda v: v >= 0, "a float >= 0"),
     "policy_delay": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "num_critics": (lambda v: isinstance(v, int) and v >= 2,
+                    "an integer >= 2 (the ensemble's minimum needs two critics)"),
+    "alpha_lr": (lambda v: v > 0, "a positive float"),
+    "eta": (lambda v: v >= 0, "a float >= 0 (EDAC's diversity weight; 0 gives SAC-N)"),
+    "cql_alpha": (lambda v: v >= 0, "a float >= 0 (0 turns the regulariser off)"),
+    "cql_n_actions": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "cql_temperature": (lambda v: v > 0, "a positive float"),
+    "cql_alpha_lr": (lambda v: v > 0, "a positive float"),
+    "actor_bc_coef": (lambda v: v >= 0, "a float >= 0"),
+    "critic_bc_coef": (lambda v: v >= 0, "a float >= 0"),
+    "awac_lambda": (lambda v: v > 0, "a positive float (AWAC's advantage temperature)"),
 }
 
 

@@ -9,4 +9,5 @@ def get_config(preset=None):
     c.policy_noise = 0.2     # std of target-policy smoothing noise
     c.noise_clip = 0.5       # clip of that noise
     c.policy_delay = 2       # critic updates per actor/target update
+    c.critic_layer_norm = False  # LayerNorm in the critics (ReBRAC turns it on)
     return apply_preset(c, preset)

@@ -2,6 +2,8 @@
 
 The pytree (a dict) holds one row per transition:
   observations, actions, rewards, next_observations,
+  next_actions  the action logged at the next step of the same episode (ReBRAC's critic penalty);
+                at an episode's last step, where none was logged, the step's own action,
   terminals     1.0 only where the episode *terminated* (bootstrapping stops there),
   episode_ends  1.0 at the last transition of every episode (termination, truncation or
                 the end of the logged episode) -- episode boundaries for sequence methods.
@@ -95,7 +97,7 @@ def _episodes_to_arrays(dataset, dataset_id):
         raise StitchError(f"Dataset '{dataset_id}' has {type(act_space).__name__} actions; only Box "
                           f"and Discrete action spaces are supported.")
     cols = {k: [] for k in ("observations", "actions", "rewards", "next_observations",
-                            "terminals", "episode_ends")}
+                            "next_actions", "terminals", "episode_ends")}
     returns = []
     num_episodes = 0
     for ep in dataset.iterate_episodes():
@@ -118,8 +120,10 @@ def _episodes_to_arrays(dataset, dataset_id):
         ends[-1] = 1.0
         cols["observations"].append(obs[:-1])
         cols["next_observations"].append(obs[1:])
-        cols["actions"].append(fields["actions"].reshape(n, -1) if isinstance(act_space, gym.spaces.Box)
-                               else fields["actions"].reshape(n))
+        actions = (fields["actions"].reshape(n, -1) if isinstance(act_space, gym.spaces.Box)
+                   else fields["actions"].reshape(n))
+        cols["actions"].append(actions)
+        cols["next_actions"].append(np.concatenate([actions[1:], actions[-1:]]))
         cols["rewards"].append(fields["rewards"])
         cols["terminals"].append(np.asarray(ep.terminations, np.float64))
         cols["episode_ends"].append(ends)
@@ -195,13 +199,15 @@ def load_dataset(config, discrete_algo: bool):
     if discrete:
         low = high = None
         action_dim = int(act_space.n)
-        arrays["actions"] = arrays["actions"] - act_space.start
+        for key in ("actions", "next_actions"):
+            arrays[key] = arrays[key] - act_space.start
     else:
         low, high = act_space.low.astype(np.float64), act_space.high.astype(np.float64)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
             raise StitchError(f"Dataset '{config.dataset}' has an unbounded action space {act_space}; "
                               f"stitch's policies need finite bounds. Fix: declare the bounds.")
-        arrays["actions"] = np.clip(2.0 * (arrays["actions"] - low) / (high - low) - 1.0, -1.0, 1.0)
+        for key in ("actions", "next_actions"):
+            arrays[key] = np.clip(2.0 * (arrays[key] - low) / (high - low) - 1.0, -1.0, 1.0)
         action_dim = int(np.prod(act_space.shape))
 
     obs_dim = arrays["observations"].shape[-1]
@@ -231,6 +237,6 @@ def load_dataset(config, discrete_algo: bool):
         ref_max_score=None if ref_max is None else float(ref_max),
         num_episodes=num_episodes, num_transitions=len(arrays["rewards"]),
         behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift)
-    device_arrays = {k: jnp.asarray(v, jnp.int32 if (k == "actions" and discrete) else jnp.float32)
+    device_arrays = {k: jnp.asarray(v, jnp.int32 if (k.endswith("actions") and discrete) else jnp.float32)
                      for k, v in arrays.items()}
     return device_arrays, info

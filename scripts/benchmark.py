@@ -5,6 +5,8 @@
       --algos=bc,td3_bc,iql --num_updates=20000 --num_seeds=3 --out=runs/bench_scores.json
   # (b) throughput: compiled scan chunk vs per-step loop, vmapped vs sequential seeds, FLOP/s
   python scripts/benchmark.py throughput
+  # (c) ensembles: SAC-N updates/s for N critics, and the vmapped ensemble vs a Python loop
+  python scripts/benchmark.py ensemble --ensemble_sizes=2,10,50 --steps=100
 
 Every ratio is measured against a baseline taken in the same run.
 """
@@ -33,6 +35,8 @@ flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workd
 flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
 flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled-step figures), "
                   "runs (whole train_and_evaluate runs: 8 vmapped seeds vs 8 single-seed runs)")
+flags.DEFINE_list("ensemble_sizes", ["2", "10", "50"], "SAC-N critic counts (ensemble)")
+flags.DEFINE_integer("loop_size", 10, "critic count of the vmapped-vs-Python-loop comparison (ensemble)")
 FLAGS = flags.FLAGS
 
 
@@ -72,6 +76,7 @@ def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):
     rng = np.random.default_rng(0)
     return {"observations": rng.normal(size=(n, obs_dim)), "actions": rng.uniform(-1, 1, (n, act_dim)),
             "rewards": rng.normal(size=n), "next_observations": rng.normal(size=(n, obs_dim)),
+            "next_actions": rng.uniform(-1, 1, (n, act_dim)),
             "terminals": (rng.random(n) < 0.01) * 1.0, "episode_ends": np.zeros(n)}
 
 
@@ -201,11 +206,74 @@ def chunk_throughput():
     return out
 
 
+def _looped_critic_apply(num_critics, hidden_dims):
+    """QEnsemble's apply rewritten as N separate QNetwork applications in a Python loop (the
+    baseline the vmapped ensemble is compared with); same parameters, same outputs."""
+    from networks import QNetwork
+    single = QNetwork(hidden_dims)
+
+    def apply(variables, observations, actions):
+        members = variables["params"]["VmapQNetwork_0"]
+        return jnp.stack([
+            single.apply({"params": jax.tree_util.tree_map(lambda x: x[i], members)}, observations, actions)
+            for i in range(num_critics)])
+    return apply
+
+
+def ensemble():
+    """SAC-N (paper sizes: 3x256 networks, batch 256, one seed) updates/s for each N, and for
+    N = loop_size the vmapped ensemble vs the same critics applied one after another inside jit."""
+    from algos import ALGOS
+    from algos.common import Spec
+    from algos.trainer import init_carry, make_train_chunk
+    from configs.sac_n import get_config
+
+    algo, steps = ALGOS["sac_n"], FLAGS.steps
+    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset().items()}
+    spec = Spec(11, 3, False)
+    out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
+           "cpu_count": os.cpu_count(), "steps": steps}
+
+    def updates_per_s(config, looped=False):
+        carry = init_carry(config, algo, spec)
+        if looped:
+            state = carry[0]
+            critic = state.critic.replace(
+                apply_fn=_looped_critic_apply(config.num_critics, tuple(config.hidden_dims)))
+            seed0 = {"params": jax.tree_util.tree_map(lambda x: x[0], state.critic.params)}
+            obs, act = dataset["observations"][:8], dataset["actions"][:8]
+            np.testing.assert_allclose(critic.apply_fn(seed0, obs, act), state.critic.apply_fn(seed0, obs, act),
+                                       rtol=1e-5, atol=1e-5)
+            carry = (state.replace(critic=critic), carry[1])
+        fn = jax.jit(jax.vmap(make_train_chunk(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
+        carry, m = fn(carry, dataset)
+        jax.block_until_ready(m)
+
+        def go():
+            nonlocal carry
+            carry, m = fn(carry, dataset)
+            jax.block_until_ready(m)
+        return steps / _time(go)
+
+    config = get_config()
+    config.num_seeds = 1
+    for n in map(int, FLAGS.ensemble_sizes):
+        config.num_critics = n
+        out[f"sac_n_{n}_updates_per_s"] = updates_per_s(config)
+        print(f"N={n}: {out[f'sac_n_{n}_updates_per_s']:.1f} updates/s", flush=True)
+    config.num_critics = FLAGS.loop_size
+    out["vmapped_updates_per_s"] = updates_per_s(config)
+    out["python_loop_updates_per_s"] = updates_per_s(config, looped=True)
+    out["vmapped_over_loop_speed"] = out["vmapped_updates_per_s"] / out["python_loop_updates_per_s"]
+    print(json.dumps(out, indent=2))
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)
-    if len(argv) != 2 or argv[1] not in ("scores", "throughput"):
-        raise app.UsageError("usage: benchmark.py scores|throughput [--flags]")
-    scores() if argv[1] == "scores" else throughput()
+    modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble}
+    if len(argv) != 2 or argv[1] not in modes:
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble [--flags]")
+    modes[argv[1]]()
 
 
 if __name__ == "__main__":

@@ -97,3 +97,156 @@ def test_tanh_gaussian_log_prob_matches_change_of_variables():
     sample, log_prob = dist.sample_and_log_prob(jax.random.PRNGKey(0))
     np.testing.assert_allclose(log_prob, dist.log_prob(sample), rtol=1e-4)
     assert np.all(np.abs(sample) < 1)
+
+
+# --- conservative and ensemble critics ------------------------------------------------------
+
+def _tiny_state(name, num_critics=2, seed=0, **overrides):
+    import jax
+    from algos import ALGOS
+    from algos.common import Spec
+    from tests.conftest import tiny_config
+    config = tiny_config(name, num_seeds=1, **({"num_critics": num_critics} if name != "rebrac" else {}))
+    config.update(overrides)
+    state = ALGOS[name].init(config, Spec(observation_dim=3, action_dim=2, discrete=False),
+                             jax.random.PRNGKey(seed))
+    return config, state
+
+
+def _random_batch(batch_size=16, seed=1):
+    rng = np.random.default_rng(seed)
+    return {"observations": jnp.asarray(rng.normal(size=(batch_size, 3)), jnp.float32),
+            "actions": jnp.asarray(rng.uniform(-1, 1, (batch_size, 2)), jnp.float32),
+            "next_actions": jnp.asarray(rng.uniform(-1, 1, (batch_size, 2)), jnp.float32),
+            "rewards": jnp.asarray(rng.normal(size=batch_size), jnp.float32),
+            "next_observations": jnp.asarray(rng.normal(size=(batch_size, 3)), jnp.float32),
+            "terminals": jnp.zeros(batch_size, jnp.float32)}
+
+
+def test_cql_conservative_gap_value():
+    from algos import cql
+    one = lambda v: jnp.full((1, 1, 1), v)  # (critics, samples, batch)
+    args = dict(q_rand=one(1.0), log_density_rand=-np.log(2.0), q_pi=one(2.0),
+                log_prob_pi=jnp.full((1, 1), 0.5), q_next_pi=one(0.0),
+                log_prob_next_pi=jnp.full((1, 1), -1.0), q_data=jnp.full((1, 1), 1.5))
+    # logsumexp([1 + log 2, 2 - 0.5, 0 + 1]) - 1.5 = log(2e + e^1.5 + e) - 1.5
+    np.testing.assert_allclose(cql.conservative_gap(**args, temperature=1.0), [1.0365922], rtol=1e-5)
+    # temperature T: T * logsumexp(x / T) - 1.5
+    np.testing.assert_allclose(cql.conservative_gap(**args, temperature=2.0), [2.1157135], rtol=1e-5)
+    # Two critics, two states: one gap per critic, averaged over the batch.
+    q = jnp.stack([jnp.zeros((1, 2)), jnp.ones((1, 2))])  # critic 0 gives 0, critic 1 gives 1
+    gap = cql.conservative_gap(q, 0.0, q, jnp.zeros((1, 2)), q, jnp.zeros((1, 2)),
+                               jnp.array([[0.0, 0.0], [1.0, 1.0]]), temperature=1.0)
+    np.testing.assert_allclose(gap, [np.log(3.0), np.log(3.0)], rtol=1e-6)
+
+
+def test_cql_regulariser_gradient_reaches_the_critic():
+    import jax
+    from algos import cql
+    batch, rng = _random_batch(), jax.random.PRNGKey(3)
+    grads, gaps = {}, {}
+    for weight in (0.0, 5.0, 10.0):
+        config, state = _tiny_state("cql", cql_alpha=weight)
+        (_, info), g = jax.value_and_grad(cql.critic_loss, has_aux=True)(
+            state.critic.params, config, state, batch, rng)
+        grads[weight], gaps[weight] = np.concatenate(
+            [np.ravel(x) for x in jax.tree_util.tree_leaves(g)]), float(info["cql_gap"])
+    penalty_grad = grads[5.0] - grads[0.0]
+    assert np.linalg.norm(penalty_grad) > 1e-3 * np.linalg.norm(grads[0.0])  # not cut off
+    np.testing.assert_allclose(grads[10.0] - grads[5.0], penalty_grad, rtol=1e-3, atol=1e-6)
+    assert gaps[0.0] == gaps[5.0] == gaps[10.0]
+
+
+@pytest.mark.parametrize("target_gap, direction", [(-1e3, 1), (1e3, -1)])
+def test_cql_lagrange_multiplier_moves_toward_the_target_gap(target_gap, direction):
+    import jax
+    from algos import cql
+    config, state = _tiny_state("cql", cql_lagrange=True, cql_target_action_gap=target_gap)
+    before = float(cql.alpha_prime(state))
+    state, info = jax.jit(lambda s, b, r: cql.update(config, s, b, r))(
+        state, _random_batch(), jax.random.PRNGKey(0))
+    # gap above the target -> alpha' grows (more conservatism); below -> it shrinks.
+    assert np.sign(float(info["cql_gap"]) - target_gap) == direction
+    assert np.sign(float(info["alpha_prime"]) - before) == direction
+    # The gradient of the multiplier's loss has the documented sign for a hand-made gap.
+    grad = jax.grad(cql.lagrange_loss)({"log_alpha": jnp.zeros(())}, config, target_gap + direction)
+    assert np.sign(float(grad["log_alpha"])) == -direction
+
+
+def test_edac_diversity_term_value():
+    from algos import edac
+    # Sample 1: grads (1, 0) and (1, 1): cos = 1/sqrt(2), counted twice (i, j and j, i).
+    # Sample 2: grads (0, 2) and (0, -3): cos = -1, counted twice. N - 1 = 1.
+    grads = jnp.array([[[1.0, 0.0], [0.0, 2.0]], [[1.0, 1.0], [0.0, -3.0]]])
+    np.testing.assert_allclose(edac.diversity_loss(grads), (2 / np.sqrt(2) - 2) / 2, rtol=1e-6)
+    # Three identical critics: every off-diagonal cosine is 1 -> 3 * 2 / 2 = 3.
+    np.testing.assert_allclose(edac.diversity_loss(jnp.ones((3, 4, 2))), 3.0, rtol=1e-6)
+
+
+def test_edac_loss_is_sac_n_plus_eta_times_diversity_of_known_gradients():
+    import jax
+    from algos import edac, sac_n
+    config, state = _tiny_state("edac", eta=2.0)
+    w = jnp.array([[1.0, 0.0], [1.0, 1.0]])  # Q_i(s, a) = w_i . a: grad_a Q_i = w_i everywhere
+    linear = state.critic.replace(apply_fn=lambda v, s, a: jnp.einsum("ik,bk->ib", v["params"]["w"], a),
+                                  params={"w": w})
+    state = state.replace(critic=linear, target_critic_params={"w": w})
+    batch, rng = _random_batch(), jax.random.PRNGKey(0)
+    loss, info = edac.critic_loss(state.critic.params, config, state, batch, rng)
+    base, _ = sac_n.critic_loss(state.critic.params, config, state, batch, rng)
+    np.testing.assert_allclose(info["diversity"], np.sqrt(2.0), rtol=1e-5)
+    np.testing.assert_allclose(loss, base + 2.0 * np.sqrt(2.0), rtol=1e-5)
+
+
+def test_sac_n_target_takes_the_min_over_the_critic_axis():
+    import jax
+    from algos import sac_n
+    config, state = _tiny_state("sac_n", num_critics=3, backup_entropy=False, discount=0.5)
+    c = jnp.array([3.0, -1.0, 2.0])  # Q_i(s, a) = c_i: the min over critics is -1
+    const = state.critic.replace(
+        apply_fn=lambda v, s, a: jnp.broadcast_to(v["params"]["c"][:, None], (3, s.shape[0])),
+        params={"c": c})
+    state = state.replace(critic=const, target_critic_params={"c": c})
+    batch = _random_batch()
+    target = sac_n.critic_target(config, state, batch, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(target, batch["rewards"] + 0.5 * -1.0, rtol=1e-6)
+    loss, _ = sac_n.critic_loss(state.critic.params, config, state, batch, jax.random.PRNGKey(0))
+    expected = sum(np.mean((ci - np.asarray(target)) ** 2) for ci in np.asarray(c))
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+def test_sac_n_scales_to_fifty_critics_without_code_change():
+    import jax
+    from algos import sac_n
+    config, state = _tiny_state("sac_n", num_critics=50)
+    kernels = [x for x in jax.tree_util.tree_leaves(state.critic.params) if x.ndim == 3]
+    assert kernels and all(k.shape[0] == 50 for k in kernels)
+    assert len({float(k.sum()) for k in kernels[0]}) == 50  # 50 distinct members
+    state, info = jax.jit(lambda s, b, r: sac_n.update(config, s, b, r))(
+        state, _random_batch(), jax.random.PRNGKey(0))
+    assert np.isfinite(float(info["critic_loss"])) and float(info["q_std"]) > 0
+
+
+def test_rebrac_loss_values():
+    from algos import rebrac
+    state = _linear_state()
+    config = ConfigDict(dict(actor_bc_coef=0.1, critic_bc_coef=0.5, normalize_q=True,
+                             policy_noise=0.0, noise_clip=0.5, discount=0.9))
+    batch = {"observations": jnp.array([[1.0], [2.0]]), "actions": jnp.array([[1.0], [0.0]])}
+    # pi = [0.5, 1.0]; Q = [[1, 4], [1.5, 6]] -> min [1, 4]; lambda = 1 / 2.5 = 0.4
+    # penalty = [0.25, 1.0]; loss = mean(0.1 * [0.25, 1] - 0.4 * [1, 4]) = mean(-0.375, -1.5)
+    loss, _ = rebrac.actor_loss(state.actor.params, config, state, batch)
+    np.testing.assert_allclose(loss, -0.9375, rtol=1e-6)
+    batch = {"observations": jnp.array([[1.0]]), "actions": jnp.array([[0.5]]),
+             "next_actions": jnp.array([[0.1]]), "rewards": jnp.array([1.0]),
+             "terminals": jnp.array([0.0]), "next_observations": jnp.array([[0.5]])}
+    # a' = 0.5; min target Q = 0.25; penalty (0.5 - 0.1)^2 = 0.16 -> next_q = 0.25 - 0.08 = 0.17
+    # target = 1 + 0.9 * 0.17 = 1.153; loss = (1 - 1.153)^2 + (1.5 - 1.153)^2
+    loss, _ = rebrac.critic_loss(state.critic.params, config, state, batch, rng=jnp.zeros(2, jnp.uint32))
+    np.testing.assert_allclose(loss, 0.153 ** 2 + 0.347 ** 2, rtol=1e-5)
+
+
+def test_awac_advantage_weights():
+    from algos import awac
+    w = awac.advantage_weights(jnp.array([1.0, 2.0, 10.0]), jnp.array([1.0, 0.0, 0.0]), 0.5)
+    np.testing.assert_allclose(w, [1.0, np.exp(4.0), awac.EXP_ADV_MAX], rtol=1e-6)

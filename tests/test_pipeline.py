@@ -190,6 +190,10 @@ def test_terminals_come_from_terminations_only_and_rewards_are_transformed():
     np.testing.assert_allclose(obs[:5], eps[0]["observations"][:-1], rtol=1e-4, atol=1e-5)
     next_obs = (np.asarray(data["next_observations"]) * info.obs_std + info.obs_mean)
     np.testing.assert_allclose(next_obs[:5], eps[0]["observations"][1:], rtol=1e-4, atol=1e-5)
+    # next_actions: the next step's action within an episode; at an episode's end its own action.
+    acts, next_acts = np.asarray(data["actions"]), np.asarray(data["next_actions"])
+    np.testing.assert_array_equal(next_acts[[0, 1, 2, 3, 5, 6, 7]], acts[[1, 2, 3, 4, 6, 7, 8]])
+    np.testing.assert_array_equal(next_acts[[4, 8]], acts[[4, 8]])
 
 
 def test_unbuildable_eval_env_trains_without_evaluation(pendulum, tmp_path, monkeypatch):

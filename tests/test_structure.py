@@ -20,6 +20,7 @@ def _fake_dataset(n=200, seed=0):
     return {
         "observations": jnp.asarray(rng.normal(size=(n, 3)), jnp.float32),
         "actions": jnp.asarray(rng.uniform(-1, 1, size=(n, 2)), jnp.float32),
+        "next_actions": jnp.asarray(rng.uniform(-1, 1, size=(n, 2)), jnp.float32),
         "rewards": jnp.asarray(rng.normal(size=n), jnp.float32),
         "next_observations": jnp.asarray(rng.normal(size=(n, 3)), jnp.float32),
         "terminals": jnp.asarray(rng.random(n) < 0.05, jnp.float32),

@@ -1,0 +1,41 @@
+"""EDAC: ensemble-diversified actor-critic (An et al., NeurIPS 2021).
+
+SAC-N (algos/sac_n.py) plus one term in the critic loss, and nothing else. With few critics
+SAC-N's ensemble often agrees on out-of-distribution actions because the critics' action
+gradients align; EDAC pushes the gradients apart on the dataset's actions:
+  diversity = 1/(N-1) * E_(s,a)~D [ sum_{i != j} cos(grad_a Q_i(s, a), grad_a Q_j(s, a)) ]
+  critic loss = SAC-N's critic loss + eta * diversity
+so N = 10 critics do the work of SAC-N's 50-500. `eta` is the paper's weight
+(configs/edac.py). For a variant change `diversity_loss`.
+"""
+import jax
+import jax.numpy as jnp
+
+from algos import sac_n
+from algos.sac_n import DISCRETE_ACTIONS, SACNState, act, init  # noqa: F401
+
+
+def diversity_loss(action_grads):
+    """Mean over the batch of the summed off-diagonal cosine similarities, / (N - 1).
+
+    action_grads: (num_critics, batch, action_dim), member i's grad_a Q_i(s, a).
+    """
+    num_critics = action_grads.shape[0]
+    unit = action_grads / (jnp.linalg.norm(action_grads, axis=-1, keepdims=True) + 1e-10)
+    cosine = jnp.einsum("ibk,jbk->bij", unit, unit)
+    off_diagonal = 1.0 - jnp.eye(num_critics)
+    return jnp.mean(jnp.sum(cosine * off_diagonal, axis=(1, 2))) / (num_critics - 1)
+
+
+def critic_loss(critic_params, config, state: SACNState, batch, rng):
+    loss, info = sac_n.critic_loss(critic_params, config, state, batch, rng)
+
+    def summed_q(actions):  # (N,): each member's Q summed over the batch; its grad is per-sample
+        return state.critic.apply_fn({"params": critic_params}, batch["observations"], actions).sum(1)
+
+    diversity = diversity_loss(jax.jacrev(summed_q)(batch["actions"]))
+    loss = loss + config.eta * diversity
+    return loss, {**info, "critic_loss": loss, "diversity": diversity}
+
+
+update = sac_n.make_update(critic_loss)
