@@ -30,10 +30,14 @@ def diversity_loss(action_grads):
 def critic_loss(critic_params, config, state: SACNState, batch, rng):
     loss, info = sac_n.critic_loss(critic_params, config, state, batch, rng)
 
-    def summed_q(actions):  # (N,): each member's Q summed over the batch; its grad is per-sample
-        return state.critic.apply_fn({"params": critic_params}, batch["observations"], actions).sum(1)
+    # Each member scores its own copy of the actions, so one backward pass of the summed Q
+    # gives grad_a Q_i for every i (a jacobian over members would cost N backward passes).
+    def summed_q(member_actions):
+        return state.critic.apply_fn({"params": critic_params}, batch["observations"],
+                                     member_actions, per_member_actions=True).sum()
 
-    diversity = diversity_loss(jax.jacrev(summed_q)(batch["actions"]))
+    member_actions = jnp.broadcast_to(batch["actions"], (config.num_critics, *batch["actions"].shape))
+    diversity = diversity_loss(jax.grad(summed_q)(member_actions))
     loss = loss + config.eta * diversity
     return loss, {**info, "critic_loss": loss, "diversity": diversity}
 

@@ -29,15 +29,20 @@ class ValueNetwork(nn.Module):
 
 
 class QEnsemble(nn.Module):
-    """`num_critics` independent Q networks; output shape (num_critics, batch)."""
+    """`num_critics` independent Q networks; output shape (num_critics, batch).
+
+    With `per_member_actions=True`, `actions` has a leading (num_critics,) axis and member i
+    scores actions[i]: then one backward pass gives every member's own grad_a Q_i (EDAC).
+    """
 
     hidden_dims: Sequence[int] = (256, 256)
     num_critics: int = 2
     layer_norm: bool = False
 
     @nn.compact
-    def __call__(self, observations, actions):
-        qs = ensemble(QNetwork, self.num_critics)(self.hidden_dims, self.layer_norm)
+    def __call__(self, observations, actions, per_member_actions: bool = False):
+        in_axes = (None, 0) if per_member_actions else None
+        qs = ensemble(QNetwork, self.num_critics, in_axes=in_axes)(self.hidden_dims, self.layer_norm)
         return qs(observations, actions)
 
 

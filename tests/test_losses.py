@@ -188,8 +188,9 @@ def test_edac_loss_is_sac_n_plus_eta_times_diversity_of_known_gradients():
     from algos import edac, sac_n
     config, state = _tiny_state("edac", eta=2.0)
     w = jnp.array([[1.0, 0.0], [1.0, 1.0]])  # Q_i(s, a) = w_i . a: grad_a Q_i = w_i everywhere
-    linear = state.critic.replace(apply_fn=lambda v, s, a: jnp.einsum("ik,bk->ib", v["params"]["w"], a),
-                                  params={"w": w})
+    def apply(v, s, a, per_member_actions=False):
+        return jnp.einsum("ik,ibk->ib" if per_member_actions else "ik,bk->ib", v["params"]["w"], a)
+    linear = state.critic.replace(apply_fn=apply, params={"w": w})
     state = state.replace(critic=linear, target_critic_params={"w": w})
     batch, rng = _random_batch(), jax.random.PRNGKey(0)
     loss, info = edac.critic_loss(state.critic.params, config, state, batch, rng)
@@ -250,3 +251,15 @@ def test_awac_advantage_weights():
     from algos import awac
     w = awac.advantage_weights(jnp.array([1.0, 2.0, 10.0]), jnp.array([1.0, 0.0, 0.0]), 0.5)
     np.testing.assert_allclose(w, [1.0, np.exp(4.0), awac.EXP_ADV_MAX], rtol=1e-6)
+
+
+def test_per_member_actions_give_each_critics_own_action_gradient():
+    import jax
+    config, state = _tiny_state("edac", num_critics=4)
+    obs, actions = _random_batch()["observations"], _random_batch()["actions"]
+    apply = lambda a, **kw: state.critic.apply_fn({"params": state.critic.params}, obs, a, **kw)
+    members = jnp.broadcast_to(actions, (4, *actions.shape))
+    np.testing.assert_allclose(apply(members, per_member_actions=True), apply(actions), rtol=1e-6)
+    one_pass = jax.grad(lambda m: apply(m, per_member_actions=True).sum())(members)
+    jacobian = jax.jacrev(lambda a: apply(a).sum(1))(actions)  # (members, batch, action_dim)
+    np.testing.assert_allclose(one_pass, jacobian, rtol=1e-5, atol=1e-6)
