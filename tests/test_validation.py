@@ -151,3 +151,18 @@ def test_restoring_from_something_that_is_not_a_run(tmp_path):
     (tmp_path / "config.json").write_text(tiny_config("bc").to_json())
     with pytest.raises(StitchError, match="No checkpoint in"):
         trainer.restore(str(tmp_path))
+
+
+@pytest.mark.parametrize("algo, field, value, needle", [
+    ("sac_n", "num_critics", 1, "config.num_critics=1 is invalid: it must be an integer >= 2"),
+    ("edac", "eta", -1.0, "config.eta=-1.0 is invalid: it must be a float >= 0"),
+    ("cql", "cql_n_actions", 0, "config.cql_n_actions=0 is invalid: it must be an integer >= 1"),
+    ("cql", "cql_temperature", 0.0, "config.cql_temperature=0.0 is invalid"),
+    ("rebrac", "critic_bc_coef", -0.1, "config.critic_bc_coef=-0.1 is invalid"),
+    ("awac", "awac_lambda", 0.0, "config.awac_lambda=0.0 is invalid: it must be a positive float"),
+])
+def test_invalid_values_of_the_critic_methods(algo, field, value, needle):
+    config = tiny_config(algo)
+    config[field] = value
+    problems = validate(config)
+    assert len(problems) == 1 and needle in problems[0] and f"--config.{field}=" in problems[0]
