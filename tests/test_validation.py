@@ -166,3 +166,16 @@ def test_invalid_values_of_the_critic_methods(algo, field, value, needle):
     config[field] = value
     problems = validate(config)
     assert len(problems) == 1 and needle in problems[0] and f"--config.{field}=" in problems[0]
+
+
+def test_dict_observations_are_refused_with_the_fix(tmp_path):
+    ep = random_episode(10)
+    ep["observations"] = {"pos": ep["observations"][:, :2], "vel": ep["observations"][:, 2:]}
+    space = gym.spaces.Dict({"pos": gym.spaces.Box(-np.inf, np.inf, (2,)),
+                             "vel": gym.spaces.Box(-np.inf, np.inf, (1,))})
+    make_dataset("test/bad/dict-v0", [ep, ep], observation_space=space,
+                 action_space=gym.spaces.Box(-2, 2, (1,)), env=None)
+    with pytest.raises(StitchError, match="has Dict observations; stitch needs flat Box observations. "
+                                          "Fix: flatten them"):
+        _run(tmp_path, dataset="test/bad/dict-v0")
+    assert not (tmp_path / "w").exists()
