@@ -21,7 +21,10 @@ def diversity_loss(action_grads):
     action_grads: (num_critics, batch, action_dim), member i's grad_a Q_i(s, a).
     """
     num_critics = action_grads.shape[0]
-    unit = action_grads / (jnp.linalg.norm(action_grads, axis=-1, keepdims=True) + 1e-10)
+    # sqrt(|g|^2 + eps) rather than jnp.linalg.norm: the latter's gradient is NaN at g = 0, which
+    # a ReLU critic reaches (all units reading the action dead) -- it killed a Pendulum run.
+    norm = jnp.sqrt(jnp.sum(jnp.square(action_grads), axis=-1, keepdims=True) + 1e-12)
+    unit = action_grads / norm
     cosine = jnp.einsum("ibk,jbk->bij", unit, unit)
     off_diagonal = 1.0 - jnp.eye(num_critics)
     return jnp.mean(jnp.sum(cosine * off_diagonal, axis=(1, 2))) / (num_critics - 1)

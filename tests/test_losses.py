@@ -263,3 +263,12 @@ def test_per_member_actions_give_each_critics_own_action_gradient():
     one_pass = jax.grad(lambda m: apply(m, per_member_actions=True).sum())(members)
     jacobian = jax.jacrev(lambda a: apply(a).sum(1))(actions)  # (members, batch, action_dim)
     np.testing.assert_allclose(one_pass, jacobian, rtol=1e-5, atol=1e-6)
+
+
+def test_edac_diversity_gradient_is_finite_when_a_critic_has_zero_action_gradient():
+    import jax
+    from algos import edac
+    grads = jnp.array([[[0.0, 0.0]], [[1.0, 1.0]], [[1.0, -1.0]]])  # member 0: flat in the action
+    value, grad = jax.value_and_grad(edac.diversity_loss)(grads)
+    np.testing.assert_allclose(value, 0.0, atol=1e-6)  # (1,1) and (1,-1) are orthogonal
+    assert np.all(np.isfinite(np.asarray(grad)))
