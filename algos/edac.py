@@ -7,6 +7,11 @@ gradients align; EDAC pushes the gradients apart on the dataset's actions:
   critic loss = SAC-N's critic loss + eta * diversity
 so N = 10 critics do the work of SAC-N's 50-500. `eta` is the paper's weight
 (configs/edac.py). For a variant change `diversity_loss`.
+
+With a 1-d action space the term is degenerate: every cosine is +1 or -1 (the sign of dQ/da),
+its gradient is zero except where some dQ_i/da is near 0, and there it is huge, so it cannot
+diversify and destabilises the critics (on the built-in Pendulum data EDAC fell below the
+data while SAC-N did not; BENCHMARKS.md). The paper's tasks all have 3+ action dimensions.
 """
 import jax
 import jax.numpy as jnp
