@@ -272,3 +272,22 @@ def test_edac_diversity_gradient_is_finite_when_a_critic_has_zero_action_gradien
     value, grad = jax.value_and_grad(edac.diversity_loss)(grads)
     np.testing.assert_allclose(value, 0.0, atol=1e-6)  # (1,1) and (1,-1) are orthogonal
     assert np.all(np.isfinite(np.asarray(grad)))
+
+
+def test_cql_max_backup_takes_min_over_critics_then_max_over_samples():
+    import jax
+    from algos import cql
+    config, state = _tiny_state("cql", cql_max_backup=True, cql_n_actions=4, discount=0.5)
+    c = jnp.array([[1.0, -2.0], [-1.0, 3.0]])  # Q_i(s, a) = c_i . a, two critics
+    linear = state.critic.replace(apply_fn=lambda v, s, a: jnp.einsum("ik,...k->i...", v["params"]["c"], a),
+                                  params={"c": c})
+    state = state.replace(critic=linear, target_critic_params={"c": c})
+    batch, rng = _random_batch(batch_size=5), jax.random.PRNGKey(7)
+    target = cql.max_backup_target(config, state, batch, rng)
+    actions, _ = cql._policy_samples(state, batch["next_observations"], 4, rng)  # (4, 5, 2)
+    q = np.einsum("ik,jbk->ijb", np.asarray(c), np.asarray(actions))  # (critics, samples, batch)
+    expected = np.asarray(batch["rewards"]) + 0.5 * q.min(axis=0).max(axis=0)
+    np.testing.assert_allclose(target, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(q.max(axis=1).min(axis=0), q.min(axis=0).max(axis=0))  # order matters
+    loss, info = jax.jit(lambda p: cql.critic_loss(p, config, state, batch, rng))(state.critic.params)
+    assert np.isfinite(float(loss))
