@@ -52,6 +52,13 @@ def test_scanned_updates_equal_single_jitted_updates(name):
         state, m = update(state, sample_batch(dataset, sample_rng, config.batch_size), update_rng)
         losses.append(m)
     _assert_trees_close(scanned[0], state)
+    # The critic diagnostics users read (README "Reading the critic diagnostics").
+    if name != "bc":
+        assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
+    if name not in ("bc", "iql"):  # IQL never queries Q on the policy's actions
+        assert "q_policy" in metrics, sorted(metrics)
+    if name == "cql":
+        assert {"cql_gap", "alpha_prime"} <= set(metrics)
     key = sorted(metrics)[0]
     np.testing.assert_allclose(metrics[key], [float(m[key]) for m in losses], rtol=1e-5, atol=1e-6)
     assert int(scanned[0].step) == n
