@@ -1,11 +1,12 @@
 """Bad input: each validation error is fed and its message read."""
 import os
+import re
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from algos import trainer
+from algos import ALGOS, trainer
 from algos.common import StitchError
 from configs.base import validate
 from tests.conftest import make_dataset, random_episode, tiny_config
@@ -33,12 +34,13 @@ def test_invalid_config_values(tmp_path, field, value, needle):
 
 
 def test_valid_configs_have_no_problems():
-    for algo in ("bc", "td3_bc", "iql"):
+    for algo in ALGOS:
         assert validate(tiny_config(algo)) == []
 
 
 def test_unknown_algorithm(tmp_path):
-    with pytest.raises(StitchError, match="Unknown algorithm 'nope'.*bc, iql, td3_bc"):
+    with pytest.raises(StitchError, match="Unknown algorithm 'nope'. Fix: use one of "
+                                          + re.escape(", ".join(sorted(ALGOS)))):
         config = tiny_config("iql")
         config.algo = "nope"
         trainer.train_and_evaluate(config, str(tmp_path / "w"))
