@@ -14,18 +14,13 @@ For a variant change `actor_loss` or the penalty in `critic_loss`.
 import jax
 import jax.numpy as jnp
 
-from algos.td3_bc import DISCRETE_ACTIONS, TD3BCState, act, init, make_update  # noqa: F401
+from algos.td3_bc import (DISCRETE_ACTIONS, TD3BCState, act, init, make_update,  # noqa: F401
+                           smoothed_target)
 from networks import ensemble_min
 
 
 def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
-    next_obs = batch["next_observations"]
-    noise = jnp.clip(config.policy_noise * jax.random.normal(rng, batch["actions"].shape),
-                     -config.noise_clip, config.noise_clip)
-    next_actions = state.actor.apply_fn({"params": state.target_actor_params}, next_obs)
-    next_actions = jnp.clip(next_actions + noise, -1.0, 1.0)
-    next_q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params},
-                                                next_obs, next_actions))
+    next_actions, next_q = smoothed_target(config, state, batch, rng)
     # The paper's critic change: penalise the backed-up action's distance from the data's.
     penalty = jnp.sum(jnp.square(next_actions - batch["next_actions"]), axis=-1)
     next_q = next_q - config.critic_bc_coef * penalty

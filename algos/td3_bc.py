@@ -41,7 +41,8 @@ def init(config, spec: Spec, rng) -> TD3BCState:
                       target_critic_params=critic.params, step=jnp.zeros((), jnp.int32))
 
 
-def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
+def smoothed_target(config, state: TD3BCState, batch, rng):
+    """(a', min_i Q'_i(s', a')) with a' = clip(target policy(s') + clipped noise)."""
     next_obs = batch["next_observations"]
     noise = jnp.clip(config.policy_noise * jax.random.normal(rng, batch["actions"].shape),
                      -config.noise_clip, config.noise_clip)
@@ -49,6 +50,11 @@ def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
     next_actions = jnp.clip(next_actions + noise, -1.0, 1.0)
     next_q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params},
                                                 next_obs, next_actions))
+    return next_actions, next_q
+
+
+def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
+    _, next_q = smoothed_target(config, state, batch, rng)
     target = batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q
     qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
     loss = jnp.mean(jnp.sum(jnp.square(qs - jax.lax.stop_gradient(target)), axis=0))
