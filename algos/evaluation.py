@@ -5,6 +5,7 @@ import gymnasium as gym
 import jax
 import numpy as np
 
+from algos.common import StitchError
 from data.dataset import DataInfo, denormalize_actions, normalized_score
 
 
@@ -19,6 +20,12 @@ class Evaluator:
         self.info, self.num_seeds, self.episodes = info, num_seeds, episodes
         make = functools.partial(gym.make, info.env_spec)
         self.envs = gym.vector.SyncVectorEnv([make for _ in range(num_seeds * episodes)])
+        try:
+            _check_env_matches_data(self.envs.single_observation_space,
+                                    self.envs.single_action_space, info)
+        except StitchError:
+            self.envs.close()
+            raise
         act = functools.partial(algo.act, config, deterministic=True)
         self._act = jax.jit(jax.vmap(lambda s, o, r: act(s, o, r), in_axes=(0, 0, 0)))
 
@@ -41,6 +48,20 @@ class Evaluator:
 
     def close(self):
         self.envs.close()
+
+
+def _check_env_matches_data(obs_space, act_space, info: DataInfo):
+    """The evaluation env must take the data's observations and actions (checked before training)."""
+    env_obs = tuple(obs_space.shape or ())
+    discrete = isinstance(act_space, gym.spaces.Discrete)
+    env_act = int(act_space.n) if discrete else int(np.prod(act_space.shape))
+    if env_obs != (info.spec.observation_dim,) or discrete != info.spec.discrete or env_act != info.spec.action_dim:
+        raise StitchError(
+            f"The evaluation env {info.env_spec.id!r} does not match dataset '{info.dataset_id}': "
+            f"env observations {env_obs} and actions {act_space}, data observations "
+            f"({info.spec.observation_dim},) and {info.spec.action_dim} {'discrete' if info.spec.discrete else 'continuous'} "
+            f"action dim(s). Fix: record the env the data came from when collecting it, or train "
+            f"without evaluation (--config.eval_episodes=0).")
 
 
 def score(returns, info: DataInfo):

@@ -147,20 +147,70 @@ class _MetricsLog:
 
 
 def _check_finite(metrics, start_step, carry, last_ckpt, workdir):
+    """Stop on a NaN/inf metric or parameter, naming the update, the metric and what is kept.
+
+    `last_ckpt` is the update of the last checkpoint written (None: none was written).
+    """
+    kept = ("Nothing was checkpointed before it (no checkpoint yet)." if last_ckpt is None else
+            f"The last good checkpoint (update {last_ckpt}) is kept in {workdir}/checkpoints.")
+    fix = ("Fix: lower the learning rates, check the reward scale (--config.reward_transform), or "
+           "inspect the data; then train in a new --workdir (this one's config is fixed).")
     for name, values in metrics.items():
         bad = ~np.isfinite(values)  # (steps, seeds)
         if bad.any():
             i, s = np.argwhere(bad)[0]
-            raise StitchError(
-                f"Non-finite {name}={values[i, s]} at update {start_step + i + 1} (seed {s}). "
-                f"The last good checkpoint (update {last_ckpt}) is kept in {workdir}/checkpoints. "
-                f"Fix: lower the learning rates, check the reward scale "
-                f"(--config.reward_transform), or inspect the data.")
+            raise StitchError(f"Non-finite {name}={values[i, s]} at update {start_step + i + 1} "
+                              f"(seed {s}). {kept} {fix}")
     if not bool(_all_finite(carry[0])):
         raise StitchError(
             f"Non-finite parameters after update {start_step + len(next(iter(metrics.values())))}. "
-            f"The last good checkpoint (update {last_ckpt}) is kept in {workdir}/checkpoints. "
-            f"Fix: lower the learning rates or check the reward scale.")
+            f"{kept} {fix}")
+
+
+def _restore_latest(manager, carry, ckpt_dir):
+    """(step, restored) of the newest checkpoint that restores, or None when there is none.
+
+    A damaged newest checkpoint (an item missing after a full disk or a partial copy) is moved
+    aside to `damaged-<step>` with a warning, and the one before it is used; if none restores,
+    nothing is moved and the run stops with a clear error.
+    """
+    steps = sorted(manager.all_steps(), reverse=True)
+    failures = []
+    for step in steps:
+        try:
+            restored = manager.restore(step, args=ocp.args.Composite(
+                carry=ocp.args.StandardRestore(carry), meta=ocp.args.JsonRestore()))
+        except Exception as err:  # orbax raises KeyError, ValueError, FileNotFoundError, ...
+            failures.append((step, f"{type(err).__name__}: {err}"))
+            continue
+        for bad, why in failures:
+            aside = os.path.join(ckpt_dir, f"damaged-{bad}")
+            os.replace(os.path.join(ckpt_dir, str(bad)), aside)
+            warnings.warn(f"The checkpoint at update {bad} could not be restored ({why}); moved it "
+                          f"to {aside} and resuming from update {step} instead.", stacklevel=3)
+        if failures:
+            manager.reload()
+        return step, restored
+    if failures:
+        raise StitchError(
+            f"No checkpoint in {ckpt_dir} could be restored (" + "; ".join(
+                f"update {s}: {why}" for s, why in failures) + "). Fix: train in a new --workdir, or "
+            f"delete {ckpt_dir} to start this run over.")
+    return None
+
+
+def _check_same_data(saved_io, info, ckpt_dir):
+    """Refuse to resume when the dataset changed under its id since the checkpoint was written."""
+    now = _policy_io(info)
+    for key in ("spec", "obs_mean", "obs_std", "action_low", "action_high"):
+        a, b = saved_io.get(key), now[key]
+        same = (a is None) == (b is None) and (a is None or (
+            len(a) == len(b) and np.allclose(a, b, rtol=1e-6, atol=1e-7)))
+        if not same:
+            raise StitchError(
+                f"The dataset '{info.dataset_id}' differs from the one the checkpoints in {ckpt_dir} "
+                f"were trained on ({key} changed): it was re-collected or replaced under the same "
+                f"id. Resuming would mix two datasets. Fix: train in a new --workdir.")
 
 
 def train_and_evaluate(config, workdir):
@@ -178,6 +228,8 @@ def train_and_evaluate(config, workdir):
     elif config.eval_episodes > 0:
         try:
             evaluator = Evaluator(algo, config, info, config.num_seeds, config.eval_episodes)
+        except StitchError:
+            raise
         except Exception as err:  # e.g. the env's package is not installed here
             warnings.warn(f"Could not build the evaluation env {info.env_spec.id!r} "
                           f"({type(err).__name__}: {err}): training without evaluation.",
@@ -198,10 +250,10 @@ def train_and_evaluate(config, workdir):
     carry, dataset = shard_seeds(carry, dataset, config.num_seeds)
     step, history, train_time = 0, [], 0.0
     start = time.perf_counter()
-    if manager.latest_step() is not None:
-        step = manager.latest_step()
-        restored = manager.restore(step, args=ocp.args.Composite(
-            carry=ocp.args.StandardRestore(carry), meta=ocp.args.JsonRestore()))
+    restored = _restore_latest(manager, carry, ckpt_dir)
+    if restored is not None:
+        step, restored = restored
+        _check_same_data(restored.meta["policy_io"], info, ckpt_dir)
         carry, history, train_time = restored.carry, restored.meta["eval"], restored.meta["train_time"]
         carry, _ = shard_seeds(carry, dataset, config.num_seeds)
         print(f"Resuming from the checkpoint at update {step} in {ckpt_dir}.")
@@ -222,7 +274,8 @@ def train_and_evaluate(config, workdir):
 
     def evaluate_and_save(step, carry):
         if evaluator is not None:
-            returns = evaluator(carry[0], seed=config.seed + 1_000_003 * (step // config.eval_interval))
+            # A fresh seed per evaluation (the k-th uses k), also for a final one off the interval.
+            returns = evaluator(carry[0], seed=config.seed + 1_000_003 * (len(history) + 1))
             history.append({"step": step, "return": [float(r) for r in returns],
                             "normalized_score": score(returns, info)})
         if config.checkpoint:
@@ -232,7 +285,7 @@ def train_and_evaluate(config, workdir):
                                         "policy_io": _policy_io(info)})))
 
     try:
-        last_ckpt = step
+        last_ckpt = step if step > 0 else None
         bar = tqdm(total=config.num_updates, initial=step, disable=not config.progress_bar,
                    desc=f"{config.algo}", unit="upd")
         while step < config.num_updates:
@@ -251,7 +304,7 @@ def train_and_evaluate(config, workdir):
             bar.update(n)
             if step % config.eval_interval == 0 or step == config.num_updates:
                 evaluate_and_save(step, carry)
-                last_ckpt = step
+                last_ckpt = step if config.checkpoint else last_ckpt
                 if history:
                     last = history[-1]
                     bar.set_postfix(score=_fmt(last["normalized_score"] or last["return"]))
@@ -269,6 +322,8 @@ def train_and_evaluate(config, workdir):
         "env_id": getattr(info.env_spec, "id", None),
         "num_updates": config.num_updates,
         "num_seeds": config.num_seeds,
+        "seed": config.seed,
+        "eval_episodes": config.eval_episodes if evaluator is not None else 0,
         "final_return": final["return"] if final else None,
         "final_normalized_score": final["normalized_score"] if final else None,
         "eval": history,
@@ -278,6 +333,9 @@ def train_and_evaluate(config, workdir):
         "train_time_s": train_time,  # compiled training chunks only (over resumes too)
         "compile_time_s": compile_time,
         "num_transitions": info.num_transitions,
+        "num_episodes": info.num_episodes,
+        "ref_min_score": info.ref_min_score,
+        "ref_max_score": info.ref_max_score,
     }
     results["wall_time_s"] = time.perf_counter() - start  # this invocation: load, compile, eval
     _write_json(os.path.join(workdir, "results.json"), results)

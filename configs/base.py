@@ -65,6 +65,9 @@ REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")
 
 # field -> (check, what a valid value is). Checked when the field exists in the config.
 _CHECKS = {
+    "seed": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (environment resets need it)"),
+    "reward_scale": (lambda v: True, "a finite float"),
+    "reward_shift": (lambda v: True, "a finite float"),
     "num_seeds": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "num_updates": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "batch_size": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
@@ -108,12 +111,20 @@ def validate(config) -> list:
             continue
         value = config[name]
         try:
-            ok = bool(check(value)) and not (isinstance(value, float) and math.isnan(value))
+            ok = bool(check(value)) and not (isinstance(value, float) and not math.isfinite(value))
         except TypeError:
             ok = False
         if not ok:
             problems.append(f"config.{name}={value!r} is invalid: it must be {valid}. "
                             f"Fix it with --config.{name}=<value>.")
+    ignored_affine = "reward_transform" in config and config.reward_transform != "scale_shift" and (
+        config.reward_scale != 1.0 or config.reward_shift != 0.0)
+    if not problems and ignored_affine:
+        problems.append(
+            f"config.reward_scale={config.reward_scale} / config.reward_shift={config.reward_shift} "
+            f"only apply with reward_transform=scale_shift, but config.reward_transform="
+            f"{config.reward_transform!r}. Fix: add --config.reward_transform=scale_shift, or drop "
+            f"the scale and shift.")
     if not problems and config.eval_interval % config.log_interval:
         problems.append(
             f"config.eval_interval={config.eval_interval} must be a multiple of "

@@ -10,12 +10,15 @@ for normalisation are the mean returns of a uniform random policy (min) and of t
 collecting policy acting without noise (max), unless given explicitly.
 """
 import os
+import sys
 import warnings
 from typing import Callable, Optional
 
 import gymnasium as gym
 import minari
 import numpy as np
+
+from algos.common import StitchError
 
 # policy(observation, rng, episode_index) -> action in the env's own action space
 Policy = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]
@@ -48,7 +51,7 @@ def collect(env_id, policy: Policy, num_steps: int, dataset_id: str, seed: int =
             algorithm_name: str = "stitch", description: str = ""):
     """Roll `policy` in `env_id` and write whole episodes as Minari dataset `dataset_id`."""
     if os.path.exists(os.path.join(minari.storage.get_dataset_path(dataset_id), "data")):
-        raise FileExistsError(f"Dataset {dataset_id} already exists under "
+        raise StitchError(f"Dataset {dataset_id} already exists under "
                               f"{minari.storage.get_dataset_path(dataset_id)}; pick a new id or "
                               f"delete it (minari delete {dataset_id}).")
     env = gym.make(env_id) if isinstance(env_id, str) else env_id
@@ -56,6 +59,12 @@ def collect(env_id, policy: Policy, num_steps: int, dataset_id: str, seed: int =
         ref_min_score = average_return(env, random_policy(env.action_space), ref_episodes, seed + 10_000)
     if ref_max_score is None:
         ref_max_score = average_return(env, reference_policy or policy, ref_episodes, seed + 20_000)
+    if not ref_max_score > ref_min_score:
+        raise StitchError(
+            f"Reference scores for {dataset_id} would be ref_min_score={ref_min_score:.4g} >= "
+            f"ref_max_score={ref_max_score:.4g} (the collecting policy does no better than a random "
+            f"one), so normalised scores would be meaningless; nothing was written. Fix: pass "
+            f"--ref_max_score (e.g. an expert's return) and --ref_min_score explicitly.")
     collector = minari.DataCollector(env, record_infos=False)
     rng = np.random.default_rng(seed)
     steps, episode = 0, 0
@@ -131,7 +140,7 @@ def make_policy(name: str, env, action_noise: float = 0.0) -> Policy:
         from algos.trainer import load_policy
         base = load_policy(name.split(":", 1)[1])
     else:
-        raise ValueError(f"Unknown policy '{name}'. Use random, pendulum_swingup or checkpoint:<workdir>.")
+        raise StitchError(f"Unknown policy '{name}'. Use random, pendulum_swingup or checkpoint:<workdir>.")
     if action_noise <= 0:
         return base
     space = env.action_space
@@ -146,11 +155,20 @@ def main(argv):
     from absl import flags
     f = flags.FLAGS
     env = gym.make(f.env)
-    policy = make_policy(f.policy, env, f.action_noise)
-    reference = make_policy(f.policy, env) if f.action_noise > 0 else None
-    ds = collect(env, policy, f.num_steps, f.dataset_id, seed=f.seed, ref_min_score=f.ref_min_score,
-                 ref_max_score=f.ref_max_score, reference_policy=reference,
-                 algorithm_name=f"stitch:{f.policy}")
+    try:
+        if f.policy == "random" and f.ref_max_score is None:
+            raise StitchError(
+                "With --policy=random the default reference scores would both be a random "
+                "policy's return, so normalised scores would mean nothing. Fix: pass "
+                "--ref_max_score (e.g. an expert's mean return).")
+        policy = make_policy(f.policy, env, f.action_noise)
+        reference = make_policy(f.policy, env) if f.action_noise > 0 else None
+        ds = collect(env, policy, f.num_steps, f.dataset_id, seed=f.seed,
+                     ref_min_score=f.ref_min_score, ref_max_score=f.ref_max_score,
+                     reference_policy=reference, algorithm_name=f"stitch:{f.policy}")
+    except StitchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     print(f"Wrote {f.dataset_id}: {ds.total_episodes} episodes, {ds.total_steps} steps, "
           f"ref scores [{ds.storage.metadata.get('ref_min_score'):.1f}, "
           f"{ds.storage.metadata.get('ref_max_score'):.1f}].")

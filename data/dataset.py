@@ -12,6 +12,8 @@ them back with `denormalize_actions`.
 """
 import dataclasses
 import os
+import shutil
+import tempfile
 import warnings
 from typing import Optional
 
@@ -63,6 +65,37 @@ def denormalize_actions(actions, low, high):
     return (low + (np.asarray(actions) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
+def _build_atomically(dataset_id: str, path):
+    """Build a built-in dataset in a private folder, then move it into place in one rename.
+
+    A crash mid-build leaves no half-written dataset under `path`, and when two runs build it
+    at once the first rename wins and the other run uses that copy.
+    """
+    from data import collect
+
+    root = minari.storage.get_dataset_path()
+    staging = tempfile.mkdtemp(prefix=".stitch-build-", dir=root)
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    try:
+        os.environ["MINARI_DATASETS_PATH"] = staging
+        collect.BUILTIN_DATASETS[dataset_id](dataset_id)
+        os.environ["MINARI_DATASETS_PATH"] = str(root)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.isdir(path) and not os.path.exists(os.path.join(path, "data")):
+            shutil.rmtree(path)  # an empty or partial folder from an older, interrupted build
+        try:
+            os.rename(os.path.join(staging, dataset_id), path)
+        except OSError:
+            if not os.path.exists(os.path.join(path, "data")):
+                raise
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def open_minari(dataset_id: str):
     """Return a MinariDataset: local, built in, or downloaded (remote ids, where a network exists)."""
     from data import collect  # local import: collect imports this module
@@ -72,7 +105,7 @@ def open_minari(dataset_id: str):
         return minari.load_dataset(dataset_id)
     if dataset_id in collect.BUILTIN_DATASETS:
         print(f"Dataset {dataset_id} not found under {path.parent}; building it (one time).")
-        collect.BUILTIN_DATASETS[dataset_id]()
+        _build_atomically(dataset_id, path)
         return minari.load_dataset(dataset_id)
     try:
         minari.download_dataset(dataset_id)
@@ -93,9 +126,17 @@ def _episodes_to_arrays(dataset, dataset_id):
         raise StitchError(f"Dataset '{dataset_id}' has {type(obs_space).__name__} observations; "
                           f"stitch needs flat Box observations. Fix: flatten them when collecting "
                           f"(gymnasium.wrappers.FlattenObservation).")
+    if len(obs_space.shape) != 1:
+        raise StitchError(f"Dataset '{dataset_id}' has observations of shape {obs_space.shape}; "
+                          f"stitch's networks take flat (1-d) observations. Fix: flatten them when "
+                          f"collecting (gymnasium.wrappers.FlattenObservation).")
     if not isinstance(act_space, (gym.spaces.Box, gym.spaces.Discrete)):
         raise StitchError(f"Dataset '{dataset_id}' has {type(act_space).__name__} actions; only Box "
                           f"and Discrete action spaces are supported.")
+    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) != 1:
+        raise StitchError(f"Dataset '{dataset_id}' has actions of shape {act_space.shape}; stitch's "
+                          f"policies output flat (1-d) actions. Fix: flatten the action space when "
+                          f"collecting (a gymnasium ActionWrapper that reshapes).")
     cols = {k: [] for k in ("observations", "actions", "rewards", "next_observations",
                             "next_actions", "terminals", "episode_ends")}
     returns = []
@@ -228,7 +269,15 @@ def load_dataset(config, discrete_algo: bool):
         warnings.warn(f"Dataset '{config.dataset}' has no ref_min_score/ref_max_score: the "
                       f"normalised score is reported as null.", stacklevel=2)
         ref_min = ref_max = None
-    env_spec = dataset.spec.env_spec
+    elif not (np.isfinite(ref_min) and np.isfinite(ref_max) and ref_max > ref_min):
+        warnings.warn(f"Dataset '{config.dataset}' has ref_min_score={ref_min} >= ref_max_score="
+                      f"{ref_max}: normalised scores would be meaningless, so they are reported "
+                      f"as null. Fix: re-collect it with a better policy or explicit "
+                      f"--ref_max_score.", stacklevel=2)
+        ref_min = ref_max = None
+    # Minari's reference scores are measured in the dataset's evaluation env where it names one
+    # (recover_environment(eval_env=True)); the collection env otherwise.
+    env_spec = getattr(dataset, "_eval_env_spec", None) or dataset.spec.env_spec
     info = DataInfo(
         dataset_id=config.dataset, spec=Spec(obs_dim, action_dim, discrete), env_spec=env_spec,
         action_low=low, action_high=high, obs_mean=obs_mean.astype(np.float32),

@@ -31,10 +31,11 @@ def pendulum(minari_root):
 
 
 def make_dataset(dataset_id, episodes, action_space=None, observation_space=None, env="Pendulum-v1",
-                 ref_scores=True):
+                 ref_scores=True, eval_env=None):
     """Write a Minari dataset from explicit episodes (dicts of numpy arrays).
 
-    env=None writes no environment spec (spaces must then be given).
+    env=None writes no environment spec (spaces must then be given). ref_scores: True for
+    (-1000, 0), False for none, or a (min, max) pair.
     """
     if os.path.exists(minari.storage.get_dataset_path(dataset_id)):
         minari.delete_dataset(dataset_id)
@@ -42,7 +43,10 @@ def make_dataset(dataset_id, episodes, action_space=None, observation_space=None
         spec_env = gym.make(env)
         action_space = action_space or spec_env.action_space
         observation_space = observation_space or spec_env.observation_space
-    kwargs = dict(ref_min_score=-1000.0, ref_max_score=0.0) if ref_scores else {}
+    refs = (-1000.0, 0.0) if ref_scores is True else ref_scores
+    kwargs = dict(ref_min_score=refs[0], ref_max_score=refs[1]) if refs else {}
+    if eval_env is not None:
+        kwargs["eval_env"] = eval_env
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from minari.data_collector.episode_buffer import EpisodeBuffer

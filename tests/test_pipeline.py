@@ -147,7 +147,7 @@ def test_collect_from_a_trained_checkpoint(pendulum, tmp_path):
     assert ds.storage.metadata["ref_min_score"] == -1200.0
     actions = np.concatenate([ep.actions for ep in ds.iterate_episodes()])
     assert np.all(np.abs(actions) <= 2.0) and actions.std() > 0
-    with pytest.raises(FileExistsError, match="already exists"):
+    with pytest.raises(StitchError, match="already exists"):
         collect(env, policy, 10, "test/pendulum/from-ckpt-v0")
 
 

@@ -24,6 +24,11 @@ def _run(tmp_path, **overrides):
     ("discount", 1.5, "config.discount=1.5 is invalid: it must be in [0, 1]"),
     ("reward_transform", "log", "config.reward_transform='log' is invalid: it must be one of"),
     ("eval_interval", 15, "must be a multiple of config.log_interval=10"),
+    ("seed", -1, "config.seed=-1 is invalid: it must be an integer >= 0"),
+    ("actor_lr", float("inf"), "config.actor_lr=inf is invalid: it must be a positive float"),
+    ("reward_shift", float("nan"), "config.reward_shift=nan is invalid: it must be a finite float"),
+    ("reward_scale", 10.0, "only apply with reward_transform=scale_shift, but config.reward_transform="
+                           "'iql_locomotion'. Fix: add --config.reward_transform=scale_shift"),
 ])
 def test_invalid_config_values(tmp_path, field, value, needle):
     with pytest.raises(StitchError) as err:
