@@ -10,7 +10,9 @@ actions are scored at s, as in the paper's code). T = `cql_temperature`.
   critic loss = SAC TD loss + cql_alpha * sum_i gap_i                     (fixed weight), or
               = SAC TD loss + alpha' * cql_alpha * sum_i (gap_i - target_action_gap)
 with alpha' = exp(log alpha') >= 0 trained to maximise that term (`cql_lagrange`): alpha' grows
-while the gap exceeds `cql_target_action_gap` and shrinks once it is below.
+while the gap exceeds `cql_target_action_gap` and shrinks once it is below. This is CORL's
+form; the paper's code uses alpha' * (cql_alpha * gap_i - target_action_gap), whose effective
+gap target is target_action_gap / cql_alpha.
 Options: `cql_max_backup` (target = max over n policy samples at s' of the min over critics),
 `backup_entropy` (the SAC entropy term in the target; off, as in the paper's locomotion runs).
 The regulariser is part of the differentiated loss: its gradient reaches the critic

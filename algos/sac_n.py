@@ -93,7 +93,13 @@ def alpha_loss(log_alpha_params, target_entropy, log_prob):
 
 
 def make_update(critic_loss_fn):
-    """SAC's update (actor, temperature, critics, targets) around a critic loss."""
+    """SAC's update (actor, temperature, critics, targets) around a critic loss.
+
+    The steps run in that order, each seeing the ones before: the actor steps with the current
+    alpha, and the critic's target and (CQL) proposals use the freshly updated actor. CORL's
+    SAC-N steps alpha before the actor; the CQL paper's code computes every loss before any step.
+    A one-update lag either way.
+    """
 
     def update(config, state, batch, rng):
         actor_rng, critic_rng = jax.random.split(rng)

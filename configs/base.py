@@ -1,8 +1,8 @@
 """Every field shared by all algorithms, one comment each. `configs/<algo>.py` overrides.
 
 Defaults are the papers' locomotion settings (256x256 networks, batch 256); the papers train
-for 1M updates (`--config.num_updates=1000000`). A domain preset is a set of overrides chosen
-with the config file's argument, e.g. `--config=configs/iql.py:pendulum` (the built-in
+for 1M updates (`--config.num_updates=1000000`; SAC-N and EDAC 3M). A domain preset is a set
+of overrides chosen with the config file's argument, e.g. `--config=configs/iql.py:pendulum` (the built-in
 Pendulum dataset, small networks, minutes on a laptop CPU; what `train_offline.py` runs with
 no flags).
 """

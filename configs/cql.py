@@ -10,6 +10,7 @@ def get_config(preset=None):
     c.actor_lr = 1e-4             # the paper's policy learning rate
     c.alpha_lr = 1e-4             # entropy temperature learning rate
     c.backup_entropy = False      # no entropy term in the target (paper's locomotion runs)
+    c.normalize_observations = True  # CORL's CQL z-scores observations (SAC-N's config does not)
     c.cql_alpha = 5.0             # weight of the conservative regulariser (min_q_weight)
     c.cql_n_actions = 10          # samples per proposal (uniform, pi(.|s), pi(.|s'))
     c.cql_temperature = 1.0       # logsumexp temperature T

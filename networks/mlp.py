@@ -19,7 +19,7 @@ class MLP(nn.Module):
     hidden_dims: Sequence[int]
     activation: Callable = nn.relu
     activate_final: bool = False
-    layer_norm: bool = False  # ReBRAC-style LayerNorm after each hidden Dense
+    layer_norm: bool = False  # LayerNorm after each hidden activation (ReBRAC: Dense -> ReLU -> LN)
     kernel_init: Callable = default_init()
 
     @nn.compact
@@ -27,9 +27,9 @@ class MLP(nn.Module):
         for i, size in enumerate(self.hidden_dims):
             x = nn.Dense(size, kernel_init=self.kernel_init)(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
+                x = self.activation(x)
                 if self.layer_norm:
                     x = nn.LayerNorm()(x)
-                x = self.activation(x)
         return x
 
 
