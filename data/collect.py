@@ -1,13 +1,14 @@
 """Write a Minari dataset from a policy: random, scripted, or a trained stitch checkpoint.
 
   python -m data.collect --env=Pendulum-v1 --policy=random --num_steps=20000 \
-      --dataset_id=me/pendulum/random-v0
+      --dataset_id=me/pendulum/random-v0 --ref_max_score=-150
   python -m data.collect --env=Hopper-v5 --policy=checkpoint:runs/iql_x --num_steps=100000 \
       --dataset_id=me/hopper/iql-v0 --action_noise=0.1
 
 Whole episodes are collected until at least `num_steps` transitions exist. Reference scores
 for normalisation are the mean returns of a uniform random policy (min) and of the
-collecting policy acting without noise (max), unless given explicitly.
+collecting policy acting without noise (max), unless given explicitly (a random collecting
+policy needs an explicit --ref_max_score).
 """
 import os
 import sys
