@@ -30,6 +30,8 @@ flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "h
 flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
 flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores)")
 flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores)")
+flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
+                     "in --out (scores; 0: evaluate only at the end)")
 flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable)")
 flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
 flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
@@ -53,12 +55,14 @@ def scores():
             config = importlib.import_module(f"configs.{algo}").get_config()
             config.update(dict(dataset=dataset, num_updates=FLAGS.num_updates,
                                num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
-                               eval_interval=FLAGS.num_updates, log_interval=1000,
+                               eval_interval=FLAGS.eval_interval or FLAGS.num_updates, log_interval=1000,
                                progress_bar=False))
             workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}")
             r = train_and_evaluate(config, workdir)
             table[key] = {"scores": r["final_normalized_score"], "behaviour": r["behaviour_normalized_score"],
-                          "updates_per_second": r["updates_per_second"], "wall_time_s": r["wall_time_s"]}
+                          "updates_per_second": r["updates_per_second"], "wall_time_s": r["wall_time_s"],
+                          "curve": [(e["step"], e["normalized_score"] and float(np.mean(e["normalized_score"])))
+                                    for e in r["eval"]]}
             os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
             json.dump(table, open(FLAGS.out, "w"), indent=2)
     print(f"\n| dataset | data | " + " | ".join(FLAGS.algos) + " |")
