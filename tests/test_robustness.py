@@ -165,3 +165,10 @@ def test_builtin_dataset_is_built_atomically(minari_root, monkeypatch):
     os.makedirs(os.path.join(minari_root, "stitch/test/atomic-v0"))  # left by an older crash
     assert open_minari("stitch/test/atomic-v0").total_episodes == 3
     assert os.environ["MINARI_DATASETS_PATH"] == minari_root
+
+
+def test_collect_names_an_unknown_policy_and_the_choices():
+    from data.collect import make_policy
+    with pytest.raises(StitchError, match="Unknown policy 'expert'. Use random, pendulum_swingup or "
+                                          "checkpoint:<workdir>"):
+        make_policy("expert", gym.make("Pendulum-v1"))
