@@ -58,6 +58,11 @@ def normalized_score(ret, ref_min, ref_max):
     return 100.0 * (np.asarray(ret) - ref_min) / (ref_max - ref_min)
 
 
+def normalize_actions(actions, low, high):
+    """Map actions in Box bounds [low, high] to [-1, 1], the range every policy head outputs."""
+    return np.clip(2.0 * (np.asarray(actions) - low) / (high - low) - 1.0, -1.0, 1.0)
+
+
 def denormalize_actions(actions, low, high):
     """Map policy actions in [-1, 1] back to Box bounds [low, high] (discrete: low is None)."""
     if low is None:
@@ -248,7 +253,7 @@ def load_dataset(config, discrete_algo: bool):
             raise StitchError(f"Dataset '{config.dataset}' has an unbounded action space {act_space}; "
                               f"stitch's policies need finite bounds. Fix: declare the bounds.")
         for key in ("actions", "next_actions"):
-            arrays[key] = np.clip(2.0 * (arrays[key] - low) / (high - low) - 1.0, -1.0, 1.0)
+            arrays[key] = normalize_actions(arrays[key], low, high)
         action_dim = int(np.prod(act_space.shape))
 
     obs_dim = arrays["observations"].shape[-1]
