@@ -9,7 +9,8 @@ follows them. This measures both, on each probe dataset (e.g. the two halves of 
       --probes=bench/hopper/medium-v0,bench/hopper/expert-v0
 
 Per seed and probe dataset (observations and actions transformed exactly as in training):
-  action_mse  mean ||pi(s) - a||^2 over the probe's (s, a), actions in [-1, 1]
+  action_mse  mean ||pi(s) - a||^2 over the probe's (s, a), actions in [-1, 1]; it includes the
+              probe data's own action noise, so compare policies on one probe, not probes
   q_data      mean min_i Q_i(s, a)                           (methods with a critic)
   q_policy    mean min_i Q_i(s, pi(s))
   advantage   mean of q_data - V(s) where the method learns V (IQL), else q_data - q_policy
