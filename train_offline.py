@@ -20,7 +20,8 @@ def _bad_override(err):
     lines = [l for l in str(err).replace("\\n", "\n").splitlines() if l.strip()]
     message = lines[-1].strip("'\"").replace("\\'", "'") if lines else repr(err)
     print(f"error: bad --config flag: {message}\nFix: use a field of configs/base.py or "
-          f"configs/<algo>.py, and a preset from configs/base.py PRESETS.", file=sys.stderr)
+          f"configs/<algo>.py, and a preset from configs/base.py PRESETS or the algorithm's "
+          f"DATASET_PRESETS.", file=sys.stderr)
     sys.exit(2)
 
 

@@ -11,5 +11,5 @@ def get_config(preset=None):
     c = get_base_config()
     c.algo = "awac"
     c.hidden_dims = (256, 256, 256)  # CORL's AWAC: three hidden layers for actor and critics
-    c.awac_lambda = 1.0        # lambda: temperature of the advantage weights exp(A / lambda)
+    c.awac_lambda = 1 / 3      # lambda: temperature of exp(A / lambda); CORL's 0.3333 on every locomotion set
     return apply_preset(c, preset)

@@ -7,6 +7,7 @@ Pendulum dataset, small networks, minutes on a laptop CPU; what `train_offline.p
 no flags).
 """
 import math
+import re
 
 import ml_collections
 
@@ -50,15 +51,32 @@ PRESETS = {
 }
 
 
-def apply_preset(config, preset):
-    """Apply a named domain preset (None or "" = the defaults)."""
+def apply_preset(config, preset, dataset_presets=None):
+    """Apply a named preset (None or "" = the defaults).
+
+    Two kinds: a domain preset from PRESETS above, or one of the algorithm's per-dataset
+    tunings (`dataset_presets`, e.g. configs/rebrac.py's "hopper-medium-replay": the
+    hyperparameters the paper or its reference code uses on that D4RL task). A dataset tuning
+    sets hyperparameters only, never `dataset`, so it applies to any copy of that task's data:
+    --config=configs/rebrac.py:hopper-medium-replay --config.dataset=bench/hopper/medium-replay-v0
+    """
     if not preset:
         return config
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown config preset '{preset}'; use one of {sorted(PRESETS)} "
+    presets = {**PRESETS, **(dataset_presets or {})}
+    if preset not in presets:
+        raise ValueError(f"Unknown config preset '{preset}'; use one of {sorted(presets)} "
                          f"(e.g. --config=configs/iql.py:pendulum).")
-    config.update(PRESETS[preset])
+    config.update(presets[preset])
     return config
+
+
+def dataset_preset_name(dataset_id: str) -> str:
+    """'<env>-<kind>' of a Minari id, the key of the per-dataset tunings.
+
+    bench/hopper/medium-replay-v0 and mujoco/hopper/medium-replay-v0 -> hopper-medium-replay.
+    """
+    parts = dataset_id.split("/")
+    return re.sub(r"-v\d+$", "", "-".join(parts[-2:]))
 
 
 REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")

@@ -32,6 +32,8 @@ flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores)")
 flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores)")
 flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
                      "in --out (scores; 0: evaluate only at the end)")
+flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
+                  "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
 flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable)")
 flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
 flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
@@ -45,6 +47,7 @@ FLAGS = flags.FLAGS
 def scores():
     import importlib
     from algos.trainer import train_and_evaluate
+    from configs.base import dataset_preset_name
 
     table = json.load(open(FLAGS.out)) if os.path.exists(FLAGS.out) else {}
     for dataset in FLAGS.datasets:
@@ -52,14 +55,19 @@ def scores():
             key = f"{algo}|{dataset}"
             if key in table:
                 continue
-            config = importlib.import_module(f"configs.{algo}").get_config()
+            module = importlib.import_module(f"configs.{algo}")
+            preset = dataset_preset_name(dataset)
+            if not (FLAGS.tuned and preset in getattr(module, "DATASET_PRESETS", {})):
+                preset = None
+            config = module.get_config(preset)
             config.update(dict(dataset=dataset, num_updates=FLAGS.num_updates,
                                num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
                                eval_interval=FLAGS.eval_interval or FLAGS.num_updates, log_interval=1000,
                                progress_bar=False))
             workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}")
             r = train_and_evaluate(config, workdir)
-            table[key] = {"scores": r["final_normalized_score"], "behaviour": r["behaviour_normalized_score"],
+            table[key] = {"preset": preset, "scores": r["final_normalized_score"],
+                          "behaviour": r["behaviour_normalized_score"],
                           "updates_per_second": r["updates_per_second"], "wall_time_s": r["wall_time_s"],
                           "curve": [(e["step"], e["normalized_score"] and float(np.mean(e["normalized_score"])))
                                     for e in r["eval"]]}

@@ -186,3 +186,23 @@ def test_dict_observations_are_refused_with_the_fix(tmp_path):
                                           "Fix: flatten them"):
         _run(tmp_path, dataset="test/bad/dict-v0")
     assert not (tmp_path / "w").exists()
+
+
+def test_dataset_presets_apply_the_papers_tuning_and_are_valid():
+    import importlib
+
+    from configs.base import dataset_preset_name
+    assert dataset_preset_name("bench/hopper/medium-replay-v0") == "hopper-medium-replay"
+    assert dataset_preset_name("mujoco/halfcheetah/medium-expert-v2") == "halfcheetah-medium-expert"
+    rebrac = importlib.import_module("configs.rebrac").get_config("hopper-medium-replay")
+    assert (rebrac.actor_bc_coef, rebrac.critic_bc_coef) == (0.05, 0.5)
+    assert rebrac.dataset == importlib.import_module("configs.rebrac").get_config().dataset
+    assert importlib.import_module("configs.sac_n").get_config("hopper-medium").num_critics == 500
+    edac = importlib.import_module("configs.edac").get_config("halfcheetah-medium-expert")
+    assert (edac.num_critics, edac.eta) == (10, 5.0)
+    for algo in ALGOS:
+        module = importlib.import_module(f"configs.{algo}")
+        for name in getattr(module, "DATASET_PRESETS", {}):
+            assert validate(module.get_config(name)) == [], (algo, name)
+    with pytest.raises(ValueError, match="hopper-medium-replay"):  # the error lists the tunings
+        importlib.import_module("configs.rebrac").get_config("hopper-mediun-replay")
