@@ -66,6 +66,11 @@ def apply_preset(config, preset, dataset_presets=None):
     if preset not in presets:
         raise ValueError(f"Unknown config preset '{preset}'; use one of {sorted(presets)} "
                          f"(e.g. --config=configs/iql.py:pendulum).")
+    # ConfigDict.update adds unknown keys silently, so a misspelt preset field would be dead.
+    unknown = sorted(set(presets[preset]) - set(config.keys()))
+    if unknown:
+        raise ValueError(f"Config preset '{preset}' sets unknown field(s) {unknown}; fix the "
+                         f"preset's field names (configs/base.py or configs/<algo>.py).")
     config.update(presets[preset])
     return config
 

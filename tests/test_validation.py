@@ -206,3 +206,9 @@ def test_dataset_presets_apply_the_papers_tuning_and_are_valid():
             assert validate(module.get_config(name)) == [], (algo, name)
     with pytest.raises(ValueError, match="hopper-medium-replay"):  # the error lists the tunings
         importlib.import_module("configs.rebrac").get_config("hopper-mediun-replay")
+
+
+def test_a_preset_with_a_misspelt_field_is_refused():
+    from configs.base import apply_preset, get_base_config
+    with pytest.raises(ValueError, match=r"sets unknown field\(s\) \['num_critic'\]"):
+        apply_preset(get_base_config(), "typo", {"typo": {"num_critic": 50}})
