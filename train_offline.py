@@ -32,6 +32,13 @@ try:  # ml_collections reads --config.* overrides from argv while defining the f
         lock_config=True)
 except (AttributeError, KeyError, TypeError, ValueError) as err:
     _bad_override(err)
+flags.DEFINE_string("coordinator_address", None,
+                    "Several processes (hosts) train one run set: host:port of process 0's "
+                    "coordinator (jax.distributed); each process trains its share of the runs.")
+flags.DEFINE_integer("num_processes", None, "with --coordinator_address: how many processes")
+flags.DEFINE_integer("process_id", None, "with --coordinator_address: this process's index")
+flags.DEFINE_bool("distributed", False, "initialise jax.distributed from the cluster's environment "
+                  "(SLURM, Open MPI, TPU pods: jax.distributed.initialize() with no arguments)")
 flags.DEFINE_string("workdir", None, "Output folder (default: runs/<algo>_<dataset>_seed<seed>). "
                     "Re-running on the same workdir resumes from its last checkpoint.")
 FLAGS = flags.FLAGS
@@ -47,6 +54,9 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if not FLAGS["verbosity"].present:  # orbax logs every checkpoint step at INFO
         logging.set_verbosity(logging.WARNING)
+    if FLAGS.coordinator_address or FLAGS.distributed:  # before any computation touches a device
+        import jax
+        jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     from algos.trainer import train_and_evaluate  # after flag parsing: keeps --help fast
 
     try:

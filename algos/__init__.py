@@ -1,9 +1,10 @@
 """Algorithm registry: the only place names are mapped to modules.
 
-Each module provides `init(config, spec, rng)`, `update(config, state, batch, rng)`,
-`act(config, state, obs, rng, deterministic)` and `DISCRETE_ACTIONS`.
+Each module follows the contract in algos/common.py: `init`, `update`, `act`, and optionally
+`ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`.
 """
 from algos import awac, bc, cql, edac, iql, rebrac, sac_n, td3_bc
+from algos.common import StitchError
 
 ALGOS = {
     "bc": bc,
@@ -15,3 +16,10 @@ ALGOS = {
     "rebrac": rebrac,
     "awac": awac,
 }
+
+
+def get_algo(name: str):
+    if name not in ALGOS:
+        raise StitchError(f"Unknown algorithm '{name}'. Fix: use one of "
+                          f"{', '.join(sorted(ALGOS))} (--config=configs/<algo>.py).")
+    return ALGOS[name]

@@ -18,10 +18,10 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, polyak_update
+from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
 from networks import GaussianPolicy, QEnsemble, ensemble_min
 
-DISCRETE_ACTIONS = False
+ACTIONS = "continuous"
 EXP_ADV_MAX = 100.0
 
 
@@ -34,12 +34,11 @@ class AWACState(struct.PyTreeNode):
 
 def init(config, spec: Spec, rng) -> AWACState:
     actor_rng, critic_rng = jax.random.split(rng)
-    obs = jnp.zeros((1, spec.observation_dim))
-    act = jnp.zeros((1, spec.action_dim))
+    obs, act, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
-    actor = create_train_state(GaussianPolicy(spec.action_dim, hidden), actor_rng, (obs,),
+    actor = create_train_state(GaussianPolicy(spec.action_dim, hidden, torso=torso), actor_rng, (obs,),
                                make_optimizer(config.actor_lr))
-    critic = create_train_state(QEnsemble(hidden, num_critics=2), critic_rng, (obs, act),
+    critic = create_train_state(QEnsemble(hidden, num_critics=2, torso=torso), critic_rng, (obs, act),
                                 make_optimizer(config.critic_lr))
     return AWACState(actor=actor, critic=critic, target_critic_params=critic.params,
                      step=jnp.zeros((), jnp.int32))

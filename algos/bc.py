@@ -14,10 +14,10 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer
+from algos.common import Spec, create_train_state, make_optimizer, network_inputs
 from networks import DeterministicPolicy
 
-DISCRETE_ACTIONS = False
+ACTIONS = "continuous"
 
 
 class BCState(struct.PyTreeNode):
@@ -26,8 +26,8 @@ class BCState(struct.PyTreeNode):
 
 
 def init(config, spec: Spec, rng) -> BCState:
-    actor = DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims))
-    obs = jnp.zeros((1, spec.observation_dim))
+    obs, _, torso = network_inputs(config, spec)
+    actor = DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims), torso=torso)
     actor_state = create_train_state(actor, rng, (obs,), make_optimizer(config.actor_lr))
     return BCState(actor=actor_state, step=jnp.zeros((), jnp.int32))
 

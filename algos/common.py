@@ -1,29 +1,109 @@
-"""Pieces every algorithm shares: the dataset spec, optimizers, target updates, errors."""
-from typing import NamedTuple, Optional
+"""Pieces every algorithm shares: optimizers, target updates, phases, the contract's defaults.
+
+The algorithm contract (README "Adding an algorithm"): a module with `init(config, spec, rng)`,
+`update(config, state, batch, rng) -> (state, metrics)` and
+`act(config, state, obs, rng, deterministic)`, and optionally
+  ACTIONS      "continuous" (default) | "discrete"
+  SAMPLER      the data/samplers.py sampler its batches come from (default: transitions)
+  PHASES       a tuple of Phase (default: one "train" phase of `update` for num_updates steps)
+  prepare(config, data, info) -> aux       host side, once, before jit; then init is called
+                                           as init(config, spec, rng, aux)
+  init_memory(config, spec, num_envs)      a policy with memory: act(..., memory) returns
+                                           (actions, memory), and evaluation carries it.
+`contract(algo)` resolves those defaults in one place, so the driver never asks for a name.
+"""
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
 
-
-class StitchError(Exception):
-    """A user-facing error: the message names the problem and the fix (no traceback shown)."""
-
-
-class Spec(NamedTuple):
-    """What an algorithm needs to know about the data to build its networks."""
-
-    observation_dim: int
-    action_dim: int  # for discrete data: number of actions
-    discrete: bool
+from data import samplers
+from data.spec import Spec, StitchError  # noqa: F401  (re-exported: algorithms import them here)
+from networks.torsos import torso_spec
 
 
-def make_optimizer(learning_rate: float, num_updates: Optional[int] = None, cosine: bool = False,
+class Phase(NamedTuple):
+    """One stage of training: `steps` (a config field) updates of `update` on `sampler`'s batches.
+
+    A phase whose step field is 0 is skipped. `evaluate`: whether the policy is evaluated at
+    this phase's eval points (a behaviour-model pretraining phase has no policy to evaluate).
+    `online`: the phase collects its data in the environment (fine-tuning; no phase uses it yet).
+    """
+
+    name: str
+    update: Callable
+    steps: str = "num_updates"
+    sampler: Optional[samplers.Sampler] = None  # None: the algorithm's SAMPLER
+    evaluate: bool = True
+    online: bool = False
+
+
+class Contract(NamedTuple):
+    """An algorithm module with every optional part of the contract filled in."""
+
+    module: object
+    actions: str
+    sampler: samplers.Sampler
+    phases: tuple
+    prepare: Optional[Callable]
+    init: Callable            # init(config, spec, rng, aux)
+    act: Callable
+    init_memory: Optional[Callable]
+
+    @property
+    def samplers(self):
+        return tuple({p.sampler.name: p.sampler for p in self.phases}.values())
+
+
+def contract(algo) -> Contract:
+    sampler = getattr(algo, "SAMPLER", samplers.transitions)
+    phases = getattr(algo, "PHASES", None) or (Phase("train", algo.update),)
+    phases = tuple(p._replace(sampler=p.sampler or sampler) for p in phases)
+    prepare = getattr(algo, "prepare", None)
+    init = algo.init if prepare is not None else (
+        lambda config, spec, rng, aux: algo.init(config, spec, rng))
+    return Contract(module=algo, actions=getattr(algo, "ACTIONS", "continuous"), sampler=sampler,
+                    phases=phases, prepare=prepare, init=init, act=algo.act,
+                    init_memory=getattr(algo, "init_memory", None))
+
+
+class LearningRateState(NamedTuple):
+    count: jnp.ndarray
+    learning_rate: jnp.ndarray  # in the state, not the closure: a sweep gives each run its own
+
+
+def scale_by_learning_rate_in_state(learning_rate, decay_steps: Optional[int] = None):
+    """optax.scale_by_learning_rate with the rate kept in optimizer state (optionally
+    cosine-decayed to 0 over `decay_steps`), so a hyperparameter sweep can vmap it.
+
+    Same arithmetic as optax's constant rate and its cosine_decay_schedule.
+    """
+
+    def init_fn(params):
+        del params
+        return LearningRateState(jnp.zeros([], jnp.int32), jnp.asarray(learning_rate, jnp.float32))
+
+    def update_fn(updates, state, params=None):
+        del params
+        rate = state.learning_rate
+        if decay_steps:
+            count = jnp.minimum(state.count, float(decay_steps))
+            cosine_decay = 0.5 * (1 + jnp.cos(jnp.pi * count / float(decay_steps)))
+            rate = rate * ((1 - 0.0) * cosine_decay**1.0 + 0.0)  # optax's alpha=0, exponent=1
+        step_size = -1 * rate
+        updates = jax.tree_util.tree_map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
+        return updates, LearningRateState(optax.safe_increment(state.count), state.learning_rate)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def make_optimizer(learning_rate, decay_steps: Optional[int] = None,
                    max_grad_norm: Optional[float] = None):
-    """Adam, optionally with cosine decay over `num_updates` (IQL's actor schedule)."""
-    lr = optax.cosine_decay_schedule(learning_rate, num_updates) if cosine else learning_rate
-    tx = optax.adam(lr)
+    """Adam; with `decay_steps`, the rate cosine-decays over them (IQL's actor: its phase's
+    length, so a schedule spans its own phase). The rate lives in optimizer state."""
+    tx = optax.chain(optax.scale_by_adam(), scale_by_learning_rate_in_state(learning_rate, decay_steps))
     if max_grad_norm:
         tx = optax.chain(optax.clip_by_global_norm(max_grad_norm), tx)
     return tx
@@ -46,3 +126,10 @@ def select_tree(pred, on_true, on_false):
     `lax.cond` would become a select anyway.
     """
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def network_inputs(config, spec: Spec):
+    """(example observation, example action, torso spec) to build an algorithm's networks."""
+    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
+    act = jnp.zeros((1, spec.action_dim), jnp.float32)
+    return obs, act, torso_spec(config.torso, spec.observation_shape)

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, polyak_update
+from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
 from networks import GaussianPolicy, QEnsemble, ValueNetwork, ensemble_min
 
-DISCRETE_ACTIONS = False
+ACTIONS = "continuous"
 EXP_ADV_MAX = 100.0
 
 
@@ -33,15 +33,14 @@ class IQLState(struct.PyTreeNode):
 
 def init(config, spec: Spec, rng) -> IQLState:
     actor_rng, critic_rng, value_rng = jax.random.split(rng, 3)
-    obs = jnp.zeros((1, spec.observation_dim))
-    act = jnp.zeros((1, spec.action_dim))
+    obs, act, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
     actor = create_train_state(
-        GaussianPolicy(spec.action_dim, hidden), actor_rng, (obs,),
-        make_optimizer(config.actor_lr, config.num_updates, cosine=config.actor_cosine_decay))
-    critic = create_train_state(QEnsemble(hidden, num_critics=2), critic_rng, (obs, act),
+        GaussianPolicy(spec.action_dim, hidden, torso=torso), actor_rng, (obs,),
+        make_optimizer(config.actor_lr, config.num_updates if config.actor_cosine_decay else None))
+    critic = create_train_state(QEnsemble(hidden, num_critics=2, torso=torso), critic_rng, (obs, act),
                                 make_optimizer(config.critic_lr))
-    value = create_train_state(ValueNetwork(hidden), value_rng, (obs,),
+    value = create_train_state(ValueNetwork(hidden, torso=torso), value_rng, (obs,),
                                make_optimizer(config.value_lr))
     return IQLState(actor=actor, critic=critic, value=value,
                     target_critic_params=critic.params, step=jnp.zeros((), jnp.int32))

@@ -14,7 +14,7 @@ For a variant change `actor_loss` or the penalty in `critic_loss`.
 import jax
 import jax.numpy as jnp
 
-from algos.td3_bc import (DISCRETE_ACTIONS, TD3BCState, act, init, make_update,  # noqa: F401
+from algos.td3_bc import (ACTIONS, TD3BCState, act, init, make_update,  # noqa: F401
                            smoothed_target)
 from networks import ensemble_min
 

@@ -20,10 +20,10 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, polyak_update
+from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
 from networks import QEnsemble, TanhGaussianPolicy, ensemble_min
 
-DISCRETE_ACTIONS = False
+ACTIONS = "continuous"
 
 
 class SACNState(struct.PyTreeNode):
@@ -37,12 +37,11 @@ class SACNState(struct.PyTreeNode):
 def init_fields(config, spec: Spec, rng) -> dict:
     """The SAC fields every SAC-based state holds (CQL adds its own)."""
     actor_rng, critic_rng = jax.random.split(rng)
-    obs = jnp.zeros((1, spec.observation_dim))
-    act = jnp.zeros((1, spec.action_dim))
+    obs, act, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
-    actor = create_train_state(TanhGaussianPolicy(spec.action_dim, hidden), actor_rng, (obs,),
+    actor = create_train_state(TanhGaussianPolicy(spec.action_dim, hidden, torso=torso), actor_rng, (obs,),
                                make_optimizer(config.actor_lr))
-    critic = create_train_state(QEnsemble(hidden, num_critics=config.num_critics), critic_rng,
+    critic = create_train_state(QEnsemble(hidden, num_critics=config.num_critics, torso=torso), critic_rng,
                                 (obs, act), make_optimizer(config.critic_lr))
     log_alpha = TrainState.create(apply_fn=None, params={"log_alpha": jnp.zeros(())},
                                   tx=make_optimizer(config.alpha_lr))

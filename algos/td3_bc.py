@@ -14,10 +14,11 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, polyak_update, select_tree
+from algos.common import (Spec, create_train_state, make_optimizer, network_inputs, polyak_update,
+                          select_tree)
 from networks import DeterministicPolicy, QEnsemble, ensemble_min
 
-DISCRETE_ACTIONS = False
+ACTIONS = "continuous"
 
 
 class TD3BCState(struct.PyTreeNode):
@@ -30,12 +31,11 @@ class TD3BCState(struct.PyTreeNode):
 
 def init(config, spec: Spec, rng) -> TD3BCState:
     actor_rng, critic_rng = jax.random.split(rng)
-    obs = jnp.zeros((1, spec.observation_dim))
-    act = jnp.zeros((1, spec.action_dim))
-    actor = create_train_state(DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims)),
+    obs, act, torso = network_inputs(config, spec)
+    actor = create_train_state(DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims), torso=torso),
                                actor_rng, (obs,), make_optimizer(config.actor_lr))
     critic = create_train_state(QEnsemble(tuple(config.hidden_dims), num_critics=2,
-                                          layer_norm=config.critic_layer_norm),
+                                          layer_norm=config.critic_layer_norm, torso=torso),
                                 critic_rng, (obs, act), make_optimizer(config.critic_lr))
     return TD3BCState(actor=actor, critic=critic, target_actor_params=actor.params,
                       target_critic_params=critic.params, step=jnp.zeros((), jnp.int32))

@@ -30,13 +30,15 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.critic_lr = 3e-4                 # Q-network learning rate (Adam)
     c.discount = 0.99                  # gamma
     c.tau = 0.005                      # Polyak rate of target networks
-    c.normalize_observations = True    # z-score observations with dataset statistics (train and eval alike)
+    c.observation_transform = "zscore"  # zscore (dataset statistics, train and eval alike) | none | div255 (uint8 pixels)
+    c.torso = "mlp"                    # observation torso of every network: mlp (flattens) | cnn (MinAtar's 3x3x16 conv)
     c.reward_transform = "none"        # none | iql_locomotion (x1000 / return range) | scale_shift
     c.reward_scale = 1.0               # for reward_transform=scale_shift: r * scale + shift
     c.reward_shift = 0.0               # for reward_transform=scale_shift
     c.bc_top_fraction = 1.0            # train on the top fraction of episodes by return (%BC); 1.0 = all
     c.checkpoint = True                # write orbax checkpoints at every evaluation, resume from them
     c.progress_bar = True              # tqdm progress over updates
+    c.sweep = ""                       # hyperparameter grid on the run axis: "expectile=0.6,0.7 temperature=3,10"
     return c
 
 
@@ -85,6 +87,8 @@ def dataset_preset_name(dataset_id: str) -> str:
 
 
 REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")
+OBSERVATION_TRANSFORMS = ("zscore", "none", "div255")
+TORSOS = ("mlp", "cnn")
 
 # field -> (check, what a valid value is). Checked when the field exists in the config.
 _CHECKS = {
@@ -105,6 +109,9 @@ _CHECKS = {
     "discount": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
     "tau": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
     "reward_transform": (lambda v: v in REWARD_TRANSFORMS, f"one of {REWARD_TRANSFORMS}"),
+    "observation_transform": (lambda v: v in OBSERVATION_TRANSFORMS, f"one of {OBSERVATION_TRANSFORMS}"),
+    "torso": (lambda v: v in TORSOS, f"one of {TORSOS}"),
+    "sweep": (lambda v: isinstance(v, str), 'a string like "expectile=0.6,0.7 temperature=3,10"'),
     "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
     "expectile": (lambda v: 0.0 < v < 1.0, "in (0, 1) (IQL uses 0.7 for locomotion)"),
     "temperature": (lambda v: v > 0, "a positive float (IQL's beta; 3.0 for locomotion)"),

@@ -22,5 +22,5 @@ def get_config(preset=None):
     c.num_critics = 10         # N; the paper uses 10-500 per dataset (DATASET_PRESETS)
     c.alpha_lr = 3e-4          # learning rate of log alpha (entropy temperature, target -action_dim)
     c.backup_entropy = True    # subtract alpha * log pi(a'|s') in the critic target (SAC)
-    c.normalize_observations = False  # CORL's SAC-N and EDAC train on raw observations
+    c.observation_transform = "none"  # CORL's SAC-N and EDAC train on raw observations
     return apply_preset(c, preset, DATASET_PRESETS)

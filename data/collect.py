@@ -1,9 +1,8 @@
-"""Write a Minari dataset from a policy: random, scripted, or a trained stitch checkpoint.
+"""Write a Minari dataset from a policy (random, scripted, or any callable), and the built-ins.
 
-  python -m data.collect --env=Pendulum-v1 --policy=random --num_steps=20000 \
+The command line, which also collects from a trained stitch checkpoint, is scripts/collect.py:
+  python -m scripts.collect --env=Pendulum-v1 --policy=random --num_steps=20000 \
       --dataset_id=me/pendulum/random-v0 --ref_max_score=-150
-  python -m data.collect --env=Hopper-v5 --policy=checkpoint:runs/iql_x --num_steps=100000 \
-      --dataset_id=me/hopper/iql-v0 --action_noise=0.1
 
 Whole episodes are collected until at least `num_steps` transitions exist. Reference scores
 for normalisation are the mean returns of a uniform random policy (min) and of the
@@ -11,7 +10,6 @@ collecting policy acting without noise (max), unless given explicitly (a random 
 policy needs an explicit --ref_max_score).
 """
 import os
-import sys
 import warnings
 from typing import Callable, Optional
 
@@ -19,7 +17,7 @@ import gymnasium as gym
 import minari
 import numpy as np
 
-from algos.common import StitchError
+from data.spec import StitchError
 
 # policy(observation, rng, episode_index) -> action in the env's own action space
 Policy = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]
@@ -131,59 +129,25 @@ def build_pendulum_mixed(dataset_id: str = "stitch/pendulum/mixed-v0", num_steps
 BUILTIN_DATASETS = {"stitch/pendulum/mixed-v0": build_pendulum_mixed}
 
 
-def make_policy(name: str, env, action_noise: float = 0.0) -> Policy:
-    """'random', 'pendulum_swingup', or 'checkpoint:<stitch workdir>'."""
-    if name == "random":
-        return random_policy(env.action_space)
-    if name == "pendulum_swingup":
-        base = lambda obs, rng, ep: pendulum_swingup(obs)
-    elif name.startswith("checkpoint:"):
-        from algos.trainer import load_policy
-        base = load_policy(name.split(":", 1)[1])
-    else:
-        raise StitchError(f"Unknown policy '{name}'. Use random, pendulum_swingup or checkpoint:<workdir>.")
+SCRIPTED_POLICIES = {"pendulum_swingup": lambda obs, rng, ep: pendulum_swingup(obs)}
+
+
+def with_action_noise(policy: Policy, space, action_noise: float) -> Policy:
+    """Add Gaussian noise of std `action_noise` x half the action range, clipped to the space."""
     if action_noise <= 0:
-        return base
-    space = env.action_space
+        return policy
 
     def noisy(obs, rng, ep):
-        a = base(obs, rng, ep) + action_noise * (space.high - space.low) / 2 * rng.normal(size=space.shape)
+        a = policy(obs, rng, ep) + action_noise * (space.high - space.low) / 2 * rng.normal(size=space.shape)
         return np.clip(a, space.low, space.high).astype(space.dtype)
     return noisy
 
 
-def main(argv):
-    from absl import flags
-    f = flags.FLAGS
-    env = gym.make(f.env)
-    try:
-        if f.policy == "random" and f.ref_max_score is None:
-            raise StitchError(
-                "With --policy=random the default reference scores would both be a random "
-                "policy's return, so normalised scores would mean nothing. Fix: pass "
-                "--ref_max_score (e.g. an expert's mean return).")
-        policy = make_policy(f.policy, env, f.action_noise)
-        reference = make_policy(f.policy, env) if f.action_noise > 0 else None
-        ds = collect(env, policy, f.num_steps, f.dataset_id, seed=f.seed,
-                     ref_min_score=f.ref_min_score, ref_max_score=f.ref_max_score,
-                     reference_policy=reference, algorithm_name=f"stitch:{f.policy}")
-    except StitchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(f"Wrote {f.dataset_id}: {ds.total_episodes} episodes, {ds.total_steps} steps, "
-          f"ref scores [{ds.storage.metadata.get('ref_min_score'):.1f}, "
-          f"{ds.storage.metadata.get('ref_max_score'):.1f}].")
-
-
-if __name__ == "__main__":
-    from absl import app, flags
-    flags.DEFINE_string("env", "Pendulum-v1", "gymnasium env id")
-    flags.DEFINE_string("policy", "random", "random | pendulum_swingup | checkpoint:<workdir>")
-    flags.DEFINE_integer("num_steps", 20_000, "minimum transitions (whole episodes are kept)")
-    flags.DEFINE_string("dataset_id", None, "Minari id to write, e.g. me/pendulum/random-v0")
-    flags.DEFINE_integer("seed", 0, "seed of env resets and policy noise")
-    flags.DEFINE_float("action_noise", 0.0, "Gaussian noise std, as a fraction of half the action range")
-    flags.DEFINE_float("ref_min_score", None, "normalisation min (default: random policy's mean return)")
-    flags.DEFINE_float("ref_max_score", None, "normalisation max (default: noise-free policy's mean return)")
-    flags.mark_flag_as_required("dataset_id")
-    app.run(main)
+def make_policy(name: str, env, action_noise: float = 0.0) -> Policy:
+    """'random' or a name in SCRIPTED_POLICIES (checkpoints: scripts/collect.py)."""
+    if name == "random":
+        return random_policy(env.action_space)
+    if name not in SCRIPTED_POLICIES:
+        raise StitchError(f"Unknown policy '{name}'. Use random, "
+                          f"{', '.join(SCRIPTED_POLICIES)} or checkpoint:<workdir>.")
+    return with_action_noise(SCRIPTED_POLICIES[name], env.action_space, action_noise)

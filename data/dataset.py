@@ -1,14 +1,18 @@
-"""Load a Minari dataset into a pytree of float32 device arrays, validated and transformed.
+"""Load a Minari dataset into a pytree of device arrays, validated and transformed.
 
-The pytree (a dict) holds one row per transition:
+The pytree (a dict) holds one row per transition, in episode order:
   observations, actions, rewards, next_observations,
   next_actions  the action logged at the next step of the same episode (ReBRAC's critic penalty);
                 at an episode's last step, where none was logged, the step's own action,
   terminals     1.0 only where the episode *terminated* (bootstrapping stops there),
   episode_ends  1.0 at the last transition of every episode (termination, truncation or
                 the end of the logged episode) -- episode boundaries for sequence methods.
-Continuous actions are rescaled from the action space's bounds to [-1, 1]; evaluation maps
-them back with `denormalize_actions`.
+plus the extra columns the algorithm's samplers prepare (data/samplers.py).
+Observations keep their shape (flat vectors, MinAtar grids, small images). With
+`observation_transform` "zscore" they are standardised here, on the host, into float32; with
+"none" or "div255" they stay in the dataset's dtype on device (a 1M-frame uint8 image set stays
+uint8) and the samplers convert each batch to float32. Continuous actions are rescaled from the
+action space's bounds to [-1, 1]; evaluation maps them back with `denormalize_actions`.
 """
 import dataclasses
 import os
@@ -22,7 +26,9 @@ import jax.numpy as jnp
 import minari
 import numpy as np
 
-from algos.common import Spec, StitchError
+from data.collect import BUILTIN_DATASETS
+from data.samplers import PIXEL_SCALE, prepare_columns
+from data.spec import Spec, StitchError
 
 ACTION_TOLERANCE = 1e-4  # slack for float round-off at the action bounds
 
@@ -36,8 +42,9 @@ class DataInfo:
     env_spec: Optional[object]        # gymnasium EnvSpec, or None (then no evaluation)
     action_low: Optional[np.ndarray]  # Box bounds (None for discrete actions)
     action_high: Optional[np.ndarray]
-    obs_mean: np.ndarray
-    obs_std: np.ndarray
+    observation_transform: str       # zscore | none | div255 (configs/base.py)
+    obs_mean: Optional[np.ndarray]    # z-score statistics, shape observation_shape (zscore only)
+    obs_std: Optional[np.ndarray]
     ref_min_score: Optional[float]
     ref_max_score: Optional[float]
     num_episodes: int
@@ -76,14 +83,12 @@ def _build_atomically(dataset_id: str, path):
     A crash mid-build leaves no half-written dataset under `path`, and when two runs build it
     at once the first rename wins and the other run uses that copy.
     """
-    from data import collect
-
     root = minari.storage.get_dataset_path()
     staging = tempfile.mkdtemp(prefix=".stitch-build-", dir=root)
     previous = os.environ.get("MINARI_DATASETS_PATH")
     try:
         os.environ["MINARI_DATASETS_PATH"] = staging
-        collect.BUILTIN_DATASETS[dataset_id](dataset_id)
+        BUILTIN_DATASETS[dataset_id](dataset_id)
         os.environ["MINARI_DATASETS_PATH"] = str(root)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if os.path.isdir(path) and not os.path.exists(os.path.join(path, "data")):
@@ -103,12 +108,10 @@ def _build_atomically(dataset_id: str, path):
 
 def open_minari(dataset_id: str):
     """Return a MinariDataset: local, built in, or downloaded (remote ids, where a network exists)."""
-    from data import collect  # local import: collect imports this module
-
     path = minari.storage.get_dataset_path(dataset_id)
     if os.path.exists(os.path.join(path, "data")):
         return minari.load_dataset(dataset_id)
-    if dataset_id in collect.BUILTIN_DATASETS:
+    if dataset_id in BUILTIN_DATASETS:
         print(f"Dataset {dataset_id} not found under {path.parent}; building it (one time).")
         _build_atomically(dataset_id, path)
         return minari.load_dataset(dataset_id)
@@ -118,7 +121,7 @@ def open_minari(dataset_id: str):
         raise StitchError(
             f"Unknown dataset '{dataset_id}': it is not a local Minari dataset (looked in "
             f"{path}, the MINARI_DATASETS_PATH root is {minari.storage.get_dataset_path()}), not a "
-            f"built-in one ({', '.join(collect.BUILTIN_DATASETS)}), and downloading it failed "
+            f"built-in one ({', '.join(BUILTIN_DATASETS)}), and downloading it failed "
             f"({type(err).__name__}: {err}). Fix: check the id (`minari list local`, `minari list "
             f"remote`), point MINARI_DATASETS_PATH at the folder that holds it, or connect to the "
             f"network for remote ids.") from None
@@ -129,12 +132,8 @@ def _episodes_to_arrays(dataset, dataset_id):
     obs_space, act_space = dataset.observation_space, dataset.action_space
     if not isinstance(obs_space, gym.spaces.Box):
         raise StitchError(f"Dataset '{dataset_id}' has {type(obs_space).__name__} observations; "
-                          f"stitch needs flat Box observations. Fix: flatten them when collecting "
-                          f"(gymnasium.wrappers.FlattenObservation).")
-    if len(obs_space.shape) != 1:
-        raise StitchError(f"Dataset '{dataset_id}' has observations of shape {obs_space.shape}; "
-                          f"stitch's networks take flat (1-d) observations. Fix: flatten them when "
-                          f"collecting (gymnasium.wrappers.FlattenObservation).")
+                          f"stitch needs Box observations (flat vectors or arrays such as images). Fix: "
+                          f"flatten them when collecting (gymnasium.wrappers.FlattenObservation).")
     if not isinstance(act_space, (gym.spaces.Box, gym.spaces.Discrete)):
         raise StitchError(f"Dataset '{dataset_id}' has {type(act_space).__name__} actions; only Box "
                           f"and Discrete action spaces are supported.")
@@ -153,11 +152,14 @@ def _episodes_to_arrays(dataset, dataset_id):
             raise StitchError(
                 f"Dataset '{dataset_id}': episode {ep.id} has {n} step(s); episodes need at least 2 "
                 f"transitions. Fix: drop empty or one-step episodes when collecting the data.")
-        obs = np.asarray(ep.observations, np.float64).reshape(n + 1, -1)
+        obs = np.asarray(ep.observations)
+        if obs.dtype.kind == "f":  # validated and standardised in float64, as before
+            obs = obs.astype(np.float64)
+        obs = obs.reshape(n + 1, *obs_space.shape)
         fields = {"observations": obs, "actions": np.asarray(ep.actions, np.float64),
                   "rewards": np.asarray(ep.rewards, np.float64)}
         for name, value in fields.items():
-            if not np.all(np.isfinite(value)):
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 bad = int(np.sum(~np.isfinite(value)))
                 raise StitchError(
                     f"Dataset '{dataset_id}': episode {ep.id} has {bad} NaN/inf value(s) in "
@@ -224,12 +226,27 @@ def reward_affine(config, returns):
     return 1.0, 0.0
 
 
-def load_dataset(config, discrete_algo: bool):
-    """Load, validate and transform `config.dataset`; return (device arrays, DataInfo)."""
+def observations_for_policy(observations, info: "DataInfo"):
+    """Raw env observations -> float32 as the networks saw them in training (host, numpy)."""
+    if info.observation_transform == "zscore":
+        return ((observations - info.obs_mean) / info.obs_std).astype(np.float32)
+    observations = np.asarray(observations)
+    if observations.dtype.kind in "iub":
+        scale = PIXEL_SCALE if info.observation_transform == "div255" else np.float32(1.0)
+        return observations.astype(np.float32) * scale  # as data.samplers.float_observations
+    return observations.astype(np.float32)
+
+
+def load_dataset(config, actions: str = "continuous", samplers=()):
+    """Load, validate and transform `config.dataset`; return (device arrays, DataInfo).
+
+    `actions` is the algorithm's ACTIONS ("continuous" | "discrete"); `samplers` are the
+    samplers it trains with, whose extra columns are prepared here, once, on the host.
+    """
     dataset = open_minari(config.dataset)
     act_space = dataset.action_space
     discrete = isinstance(act_space, gym.spaces.Discrete)
-    if discrete != discrete_algo:
+    if discrete != (actions == "discrete"):
         kind, need = ("discrete", "continuous") if discrete else ("continuous", "discrete")
         raise StitchError(
             f"Dataset '{config.dataset}' has {kind} actions ({act_space}) but algorithm "
@@ -256,14 +273,25 @@ def load_dataset(config, discrete_algo: bool):
             arrays[key] = normalize_actions(arrays[key], low, high)
         action_dim = int(np.prod(act_space.shape))
 
-    obs_dim = arrays["observations"].shape[-1]
-    if config.normalize_observations:
-        obs_mean = arrays["observations"].mean(0)
-        obs_std = arrays["observations"].std(0) + 1e-3
-    else:
-        obs_mean, obs_std = np.zeros(obs_dim), np.ones(obs_dim)
-    for key in ("observations", "next_observations"):
-        arrays[key] = (arrays[key] - obs_mean) / obs_std
+    obs_shape = tuple(arrays["observations"].shape[1:])
+    stored_dtype = arrays["observations"].dtype
+    transform = config.observation_transform
+    obs_mean = obs_std = None
+    if transform == "div255" and stored_dtype.kind not in "iu":
+        raise StitchError(
+            f"config.observation_transform='div255' divides integer pixel values by 255, but "
+            f"dataset '{config.dataset}' stores floating-point observations. Fix: use "
+            f"--config.observation_transform=zscore (or none).")
+    if transform == "zscore":
+        observations = arrays["observations"].astype(np.float64)
+        obs_mean = observations.mean(0)
+        obs_std = observations.std(0) + 1e-3
+        for key in ("observations", "next_observations"):
+            arrays[key] = ((arrays[key] - obs_mean) / obs_std).astype(np.float32)
+        obs_mean, obs_std = obs_mean.astype(np.float32), obs_std.astype(np.float32)
+    elif stored_dtype.kind == "f":  # float data stays float32 on device
+        for key in ("observations", "next_observations"):
+            arrays[key] = arrays[key].astype(np.float32)
 
     scale, shift = reward_affine(config, returns)
     arrays["rewards"] = arrays["rewards"] * scale + shift
@@ -283,14 +311,25 @@ def load_dataset(config, discrete_algo: bool):
     # Minari's reference scores are measured in the dataset's evaluation env where it names one
     # (recover_environment(eval_env=True)); the collection env otherwise.
     env_spec = getattr(dataset, "_eval_env_spec", None) or dataset.spec.env_spec
+    spec = Spec(obs_shape, np.dtype(arrays["observations"].dtype).name, action_dim, discrete)
     info = DataInfo(
-        dataset_id=config.dataset, spec=Spec(obs_dim, action_dim, discrete), env_spec=env_spec,
-        action_low=low, action_high=high, obs_mean=obs_mean.astype(np.float32),
-        obs_std=obs_std.astype(np.float32),
+        dataset_id=config.dataset, spec=spec, env_spec=env_spec,
+        action_low=low, action_high=high, observation_transform=transform,
+        obs_mean=obs_mean, obs_std=obs_std,
         ref_min_score=None if ref_min is None else float(ref_min),
         ref_max_score=None if ref_max is None else float(ref_max),
         num_episodes=num_episodes, num_transitions=len(arrays["rewards"]),
         behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift)
-    device_arrays = {k: jnp.asarray(v, jnp.int32 if (k.endswith("actions") and discrete) else jnp.float32)
-                     for k, v in arrays.items()}
+    arrays.update(prepare_columns(config, arrays, samplers))
+    device_arrays = {k: jnp.asarray(v, _device_dtype(k, v, discrete)) for k, v in arrays.items()}
     return device_arrays, info
+
+
+def _device_dtype(key, value, discrete):
+    if key in ("observations", "next_observations"):
+        return value.dtype  # float32 after the transform, or the stored integer dtype
+    if key.endswith("actions") and discrete:
+        return jnp.int32
+    if value.dtype.kind in "iu":  # index columns of the samplers
+        return jnp.int32
+    return jnp.float32

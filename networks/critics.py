@@ -5,15 +5,17 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from networks.mlp import MLP, default_init, ensemble
+from networks.torsos import Torso, TorsoSpec
 
 
 class QNetwork(nn.Module):
     hidden_dims: Sequence[int] = (256, 256)
     layer_norm: bool = False
+    torso: TorsoSpec = TorsoSpec()
 
     @nn.compact
     def __call__(self, observations, actions):
-        x = jnp.concatenate([observations, actions], axis=-1)
+        x = jnp.concatenate([Torso(self.torso)(observations), actions], axis=-1)
         x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(x)
         return jnp.squeeze(x, -1)
 
@@ -21,10 +23,12 @@ class QNetwork(nn.Module):
 class ValueNetwork(nn.Module):
     hidden_dims: Sequence[int] = (256, 256)
     layer_norm: bool = False
+    torso: TorsoSpec = TorsoSpec()
 
     @nn.compact
     def __call__(self, observations):
-        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(observations)
+        x = Torso(self.torso)(observations)
+        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(x)
         return jnp.squeeze(x, -1)
 
 
@@ -38,11 +42,13 @@ class QEnsemble(nn.Module):
     hidden_dims: Sequence[int] = (256, 256)
     num_critics: int = 2
     layer_norm: bool = False
+    torso: TorsoSpec = TorsoSpec()
 
     @nn.compact
     def __call__(self, observations, actions, per_member_actions: bool = False):
         in_axes = (None, 0) if per_member_actions else None
-        qs = ensemble(QNetwork, self.num_critics, in_axes=in_axes)(self.hidden_dims, self.layer_norm)
+        qs = ensemble(QNetwork, self.num_critics, in_axes=in_axes)(self.hidden_dims, self.layer_norm,
+                                                                      self.torso)
         return qs(observations, actions)
 
 

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from networks.mlp import MLP, default_init
+from networks.torsos import Torso, TorsoSpec
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -15,10 +16,11 @@ class DeterministicPolicy(nn.Module):
 
     action_dim: int
     hidden_dims: Sequence[int] = (256, 256)
+    torso: TorsoSpec = TorsoSpec()
 
     @nn.compact
     def __call__(self, observations):
-        x = MLP(self.hidden_dims, activate_final=True)(observations)
+        x = MLP(self.hidden_dims, activate_final=True)(Torso(self.torso)(observations))
         return jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x))
 
 
@@ -68,10 +70,11 @@ class GaussianPolicy(nn.Module):
     action_dim: int
     hidden_dims: Sequence[int] = (256, 256)
     state_dependent_std: bool = False
+    torso: TorsoSpec = TorsoSpec()
 
     @nn.compact
     def __call__(self, observations, temperature: float = 1.0):
-        x = MLP(self.hidden_dims, activate_final=True)(observations)
+        x = MLP(self.hidden_dims, activate_final=True)(Torso(self.torso)(observations))
         mean = jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x))
         if self.state_dependent_std:
             log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x)
@@ -87,10 +90,11 @@ class TanhGaussianPolicy(nn.Module):
 
     action_dim: int
     hidden_dims: Sequence[int] = (256, 256)
+    torso: TorsoSpec = TorsoSpec()
 
     @nn.compact
     def __call__(self, observations, temperature: float = 1.0):
-        x = MLP(self.hidden_dims, activate_final=True)(observations)
+        x = MLP(self.hidden_dims, activate_final=True)(Torso(self.torso)(observations))
         mean = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x)
         log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x)
         log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX) + jnp.log(temperature)

@@ -24,7 +24,8 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from algos.trainer import get_algo, restore
+from algos import get_algo
+from algos.workdir import restore
 from data.dataset import _episodes_to_arrays, normalize_actions, open_minari
 from networks import ensemble_min
 
@@ -41,7 +42,9 @@ def probe_arrays(dataset_id, io, max_transitions, seed=0):
     n = len(arrays["rewards"])
     idx = (np.random.default_rng(seed).permutation(n)[:max_transitions] if n > max_transitions
            else np.arange(n))  # a small dataset is probed whole, in order
-    obs = (arrays["observations"][idx] - np.asarray(io["obs_mean"])) / np.asarray(io["obs_std"])
+    obs = arrays["observations"][idx]
+    if io["obs_mean"] is not None:  # observation_transform=zscore
+        obs = (obs - np.asarray(io["obs_mean"])) / np.asarray(io["obs_std"])
     actions = normalize_actions(arrays["actions"][idx], np.asarray(io["action_low"]),
                                 np.asarray(io["action_high"]))
     return obs.astype(np.float32), actions.astype(np.float32)
@@ -49,7 +52,7 @@ def probe_arrays(dataset_id, io, max_transitions, seed=0):
 
 def probe(config, state, observations, actions):
     """The quantities of the module docstring for one seed's state."""
-    algo = get_algo(config)
+    algo = get_algo(config.algo)
     pi = algo.act(config, state, observations, jax.random.PRNGKey(0), deterministic=True)
     out = {"action_mse": np.square(np.asarray(pi) - actions).sum(-1).mean()}
     if hasattr(state, "critic"):

@@ -56,7 +56,7 @@ def test_config_flag_mistakes_fail_loudly_and_cleanly(tmp_path, flag, needle):
 def test_collect_command_writes_a_minari_dataset(minari_root):
     import minari
     proc = subprocess.run(
-        [sys.executable, "-m", "data.collect", "--env=Pendulum-v1", "--policy=pendulum_swingup",
+        [sys.executable, "-m", "scripts.collect", "--env=Pendulum-v1", "--policy=pendulum_swingup",
          "--action_noise=0.2", "--num_steps=400", "--dataset_id=cli/pendulum/swingup-v0"],
         capture_output=True, text=True, cwd=REPO, env=os.environ.copy(), timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

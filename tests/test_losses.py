@@ -108,7 +108,7 @@ def _tiny_state(name, num_critics=2, seed=0, **overrides):
     from tests.conftest import tiny_config
     config = tiny_config(name, num_seeds=1, **({"num_critics": num_critics} if name != "rebrac" else {}))
     config.update(overrides)
-    state = ALGOS[name].init(config, Spec(observation_dim=3, action_dim=2, discrete=False),
+    state = ALGOS[name].init(config, Spec((3,), "float32", 2, False),
                              jax.random.PRNGKey(seed))
     return config, state
 

@@ -9,7 +9,7 @@ import pytest
 
 from algos import trainer
 from algos.common import StitchError
-from data.collect import collect, make_policy
+from data.collect import collect
 from tests.conftest import make_dataset, random_episode, tiny_config
 
 REQUIRED_RESULTS = {"algo", "dataset", "env_id", "num_updates", "num_seeds", "final_return",
@@ -41,18 +41,18 @@ def test_kill_and_resume_is_bit_identical(pendulum, tmp_path, monkeypatch):
     config = tiny_config("iql", num_updates=40, eval_interval=20)
     trainer.train_and_evaluate(config, str(tmp_path / "straight"))
 
-    original_write = trainer._MetricsLog.write
+    original_write = trainer.wd.MetricsLog.write
 
-    def killed_at_30(self, step, metrics):
-        original_write(self, step, metrics)
+    def killed_at_30(self, phase, step, metrics):
+        original_write(self, phase, step, metrics)
         if step == 30:  # after the checkpoint at 20, before the one at 40
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer._MetricsLog, "write", killed_at_30)
+    monkeypatch.setattr(trainer.wd.MetricsLog, "write", killed_at_30)
     with pytest.raises(KeyboardInterrupt):
         trainer.train_and_evaluate(config, str(tmp_path / "resumed"))
     assert not os.path.exists(tmp_path / "resumed" / "results.json")
-    monkeypatch.setattr(trainer._MetricsLog, "write", original_write)
+    monkeypatch.setattr(trainer.wd.MetricsLog, "write", original_write)
     trainer.train_and_evaluate(config, str(tmp_path / "resumed"))
 
     for a, b in zip(_final_params(str(tmp_path / "straight")), _final_params(str(tmp_path / "resumed"))):
@@ -104,16 +104,18 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(pendulum, tmp_path
 
 def test_eval_normalises_observations_like_training(pendulum, monkeypatch):
     from algos import ALGOS
-    from algos.evaluation import Evaluator
+    from algos.common import contract
+    from algos.rollout import Evaluator
+    from algos.runs import init_runs
     from data.dataset import load_dataset
 
     config = tiny_config("bc", num_seeds=1, eval_episodes=1)
-    dataset, info = load_dataset(config, discrete_algo=False)
+    dataset, info = load_dataset(config)
     seen = []
-    evaluator = Evaluator(ALGOS["bc"], config, info, 1, 1)
+    evaluator = Evaluator(contract(ALGOS["bc"]), config, info, 1, 1)
     real_act = evaluator._act
-    evaluator._act = lambda s, o, r: (seen.append(np.asarray(o)), real_act(s, o, r))[1]
-    carry = trainer.init_carry(config, ALGOS["bc"], info.spec)
+    evaluator._act = lambda s, o, *rest: (seen.append(np.asarray(o)), real_act(s, o, *rest))[1]
+    carry = init_runs(config, contract(ALGOS["bc"]), info.spec, [{}])
     evaluator(carry[0], seed=0)
     first = evaluator.envs.reset(seed=0)[0]
     np.testing.assert_allclose(seen[0][0, 0], (first[0] - info.obs_mean) / info.obs_std, rtol=1e-5)
@@ -140,7 +142,8 @@ def test_collect_from_a_trained_checkpoint(pendulum, tmp_path):
     trainer.train_and_evaluate(tiny_config("bc", num_updates=10), str(tmp_path / "run"))
     import gymnasium as gym
     env = gym.make("Pendulum-v1")
-    policy = make_policy(f"checkpoint:{tmp_path / 'run'}", env, action_noise=0.1)
+    from scripts.collect import policy_from_name
+    policy = policy_from_name(f"checkpoint:{tmp_path / 'run'}", env, action_noise=0.1)
     ds = collect(env, policy, 400, "test/pendulum/from-ckpt-v0", seed=3, ref_min_score=-1200.0,
                  ref_max_score=-150.0)
     assert ds.total_steps == 400 and ds.total_episodes == 2
@@ -177,7 +180,7 @@ def test_terminals_come_from_terminations_only_and_rewards_are_transformed():
     eps = [random_episode(5, rng=rng, terminated=True), random_episode(4, rng=rng, terminated=False)]
     make_dataset("test/ends/mixed-v0", eps)
     config = tiny_config("iql", dataset="test/ends/mixed-v0")  # iql_locomotion reward scaling
-    data, info = load_dataset(config, discrete_algo=False)
+    data, info = load_dataset(config)
     np.testing.assert_array_equal(np.asarray(data["terminals"]), [0, 0, 0, 0, 1, 0, 0, 0, 0])
     np.testing.assert_array_equal(np.asarray(data["episode_ends"]), [0, 0, 0, 0, 1, 0, 0, 0, 1])
     returns = np.array([eps[0]["rewards"].sum(), eps[1]["rewards"].sum()])

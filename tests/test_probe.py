@@ -6,7 +6,9 @@ import jax
 import numpy as np
 
 from algos import trainer
-from algos.common import Spec
+from algos import get_algo
+from algos.common import Spec, contract
+from algos.runs import init_runs
 from data.collect import collect, pendulum_swingup
 from data.dataset import load_dataset
 from tests.conftest import REPO, tiny_config
@@ -21,7 +23,7 @@ def test_probe_transforms_the_data_as_training_did(pendulum, tmp_path):
     config = tiny_config("iql", num_updates=10, eval_interval=10, eval_episodes=0)
     trainer.train_and_evaluate(config, str(tmp_path))
     config, carry, meta = trainer.restore(str(tmp_path))
-    data, _ = load_dataset(config, discrete_algo=False)
+    data, _ = load_dataset(config)
     n = data["rewards"].shape[0]
     obs, actions = probe_critic.probe_arrays(config.dataset, meta["policy_io"], max_transitions=n)
     np.testing.assert_allclose(obs, data["observations"], atol=1e-5)
@@ -42,7 +44,7 @@ def test_probe_sees_behaviour_cloning_fit_the_data(minari_root, tmp_path):
     trainer.train_and_evaluate(config, str(tmp_path))
     config, carry, meta = trainer.restore(str(tmp_path))
     obs, actions = probe_critic.probe_arrays(config.dataset, meta["policy_io"], 5000)
-    fresh = trainer.init_carry(config, trainer.get_algo(config), Spec(*meta["policy_io"]["spec"]))
+    fresh = init_runs(config, contract(get_algo(config.algo)), Spec.from_json(meta["policy_io"]["spec"]), [{}])
     first = lambda c: jax.tree_util.tree_map(lambda x: x[0], c[0])
     trained = probe_critic.probe(config, first(carry), obs, actions)
     untrained = probe_critic.probe(config, first(fresh), obs, actions)

@@ -17,19 +17,14 @@ def _episodes(n=3, length=20, seed=0, **kwargs):
     return [random_episode(length, rng=np.random.default_rng(seed + i), **kwargs) for i in range(n)]
 
 
-@pytest.mark.parametrize("what", ["observations", "actions"])
-def test_multi_dimensional_spaces_are_refused_before_training(tmp_path, what):
+def test_multi_dimensional_actions_are_refused_before_training(tmp_path):
+    # (Observations of any shape load: tests/test_shaped.py.)
+    what = "actions"
     eps = _episodes(2, 10)
     obs_space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
-    act_space = gym.spaces.Box(-2, 2, (1,), np.float32)
-    if what == "observations":
-        for ep in eps:
-            ep["observations"] = np.repeat(ep["observations"][:, None, :], 2, axis=1)
-        obs_space = gym.spaces.Box(-np.inf, np.inf, (2, 3), np.float32)
-    else:
-        for ep in eps:
-            ep["actions"] = ep["actions"].reshape(-1, 1, 1)
-        act_space = gym.spaces.Box(-2, 2, (1, 1), np.float32)
+    for ep in eps:
+        ep["actions"] = ep["actions"].reshape(-1, 1, 1)
+    act_space = gym.spaces.Box(-2, 2, (1, 1), np.float32)
     make_dataset(f"test/bad/nd-{what}-v0", eps, env=None, action_space=act_space,
                  observation_space=obs_space)
     with pytest.raises(StitchError, match=f"has {what} of shape .*flat \\(1-d\\).*Fix: flatten"):
@@ -57,7 +52,7 @@ def test_collect_refuses_reference_scores_that_cannot_normalise(minari_root):
 
 
 def test_collect_cli_needs_a_max_reference_for_the_random_policy(minari_root):
-    proc = subprocess.run([sys.executable, "-m", "data.collect", "--policy=random", "--num_steps=10",
+    proc = subprocess.run([sys.executable, "-m", "scripts.collect", "--policy=random", "--num_steps=10",
                            "--dataset_id=test/collect/random-v0"],
                           capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -70,7 +65,7 @@ def test_evaluation_uses_the_datasets_evaluation_env():
     from data.dataset import load_dataset
     make_dataset("test/evalenv/pendulum-v0", _episodes(),
                  eval_env=gym.make("Pendulum-v1", max_episode_steps=50))
-    _, info = load_dataset(tiny_config("bc", dataset="test/evalenv/pendulum-v0"), discrete_algo=False)
+    _, info = load_dataset(tiny_config("bc", dataset="test/evalenv/pendulum-v0"), )
     assert info.env_spec.max_episode_steps == 50  # the eval env's, not the collection env's 200
 
 
@@ -87,7 +82,7 @@ def test_an_env_that_does_not_fit_the_data_is_refused_before_training(tmp_path):
 def test_nan_before_any_checkpoint_says_so():
     metrics = {"critic_loss": np.array([[1.0], [np.nan]])}
     with pytest.raises(StitchError, match="at update 2 .*no checkpoint yet.*new --workdir"):
-        trainer._check_finite(metrics, 0, None, None, "w")
+        trainer._check_finite(metrics, "train", 0, None, None, "w", [(0, {})])
 
 
 def _straight_and_damaged(tmp_path, damage):
@@ -133,10 +128,10 @@ def test_resume_refuses_a_dataset_changed_under_the_same_id(tmp_path):
 
 
 def test_every_evaluation_gets_its_own_seed(pendulum, tmp_path, monkeypatch):
-    from algos.evaluation import Evaluator
+    from algos.rollout import Evaluator
     seeds, real_call = [], Evaluator.__call__
-    monkeypatch.setattr(Evaluator, "__call__", lambda self, state, seed: (seeds.append(seed),
-                                                                          real_call(self, state, seed))[1])
+    monkeypatch.setattr(Evaluator, "__call__", lambda self, state, seed, hparams=None: (
+        seeds.append(seed), real_call(self, state, seed, hparams))[1])
     results = trainer.train_and_evaluate(
         tiny_config("bc", num_updates=25, log_interval=5, eval_interval=10), str(tmp_path))
     assert [e["step"] for e in results["eval"]] == [10, 20, 25]

@@ -7,12 +7,28 @@ import numpy as np
 import pytest
 
 from algos import ALGOS
-from algos.common import Spec
-from algos.trainer import init_carry, make_train_chunk, sample_batch
+from algos.common import Spec, contract
+from algos.runs import init_runs
+from algos.trainer import make_train_chunk
+from data import samplers
 from networks import QEnsemble, ensemble_min
 from tests.conftest import tiny_config
 
-SPEC = Spec(observation_dim=3, action_dim=2, discrete=False)
+SPEC = Spec(observation_shape=(3,), observation_dtype="float32", action_dim=2, discrete=False)
+
+
+def init_carry(config, algo, spec):
+    return init_runs(config, contract(algo), spec, [{}])
+
+
+def sample_batch(dataset, rng, batch_size):
+    return samplers.sample(samplers.transitions, tiny_config(batch_size=batch_size), dataset, rng)
+
+
+def chunk_fn(config, algo, n):
+    """One run's chunk of the algorithm's (single) phase, as (carry, data) -> (carry, metrics)."""
+    chunk = make_train_chunk(config, contract(algo).phases[0], n)
+    return lambda carry, data: chunk(carry, {}, data)
 
 
 def _fake_dataset(n=200, seed=0):
@@ -42,7 +58,7 @@ def test_scanned_updates_equal_single_jitted_updates(name):
     config = tiny_config(name, num_seeds=1)
     algo, dataset, n = ALGOS[name], _fake_dataset(), 6
     carry = _seed(init_carry(config, algo, SPEC), 0)
-    scanned, metrics = jax.jit(make_train_chunk(config, algo, n))(carry, dataset)
+    scanned, metrics = jax.jit(chunk_fn(config, algo, n))(carry, dataset)
 
     update = jax.jit(functools.partial(algo.update, config))
     state, rng = carry
@@ -69,7 +85,7 @@ def test_vmapped_seeds_equal_separate_runs(name):
     config = tiny_config(name, num_seeds=3)
     algo, dataset = ALGOS[name], _fake_dataset()
     carries = init_carry(config, algo, SPEC)
-    chunk = make_train_chunk(config, algo, 5)
+    chunk = chunk_fn(config, algo, 5)
     together, _ = jax.jit(jax.vmap(chunk, in_axes=(0, None)))(carries, dataset)
     single = jax.jit(chunk)
     for i in range(config.num_seeds):

@@ -1,0 +1,92 @@
+"""Environment interaction: policy evaluation in a gymnasium vector env, every run's agent at once.
+
+Observations are transformed exactly as in training (`data.dataset.observations_for_policy`)
+and actions mapped back to the env's bounds; finished episodes are masked until all are done.
+A policy with memory (the contract's `init_memory`) carries it from step to step.
+"""
+import functools
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from algos.common import StitchError
+from data.dataset import DataInfo, denormalize_actions, normalized_score, observations_for_policy
+
+
+class Evaluator:
+    """Runs `episodes` episodes for each of `num_runs` agents in one vector env."""
+
+    def __init__(self, algo, config, info: DataInfo, num_runs: int, episodes: int, run_configs=None,
+                 first_run: int = 0, total_runs: int = None):
+        """`algo` is a Contract (algos.common.contract); `run_configs(config, hparams)`, if given,
+        binds each run's swept hyperparameters (the trainer's sweep). Under jax.distributed a
+        process evaluates runs first_run .. first_run + num_runs - 1 of `total_runs`, with the
+        env seeds and keys those runs get when one process evaluates them all."""
+        self.info, self.num_runs, self.episodes = info, num_runs, episodes
+        self.first_run, self.total_runs = first_run, total_runs or num_runs
+        make = functools.partial(gym.make, info.env_spec)
+        self.envs = gym.vector.SyncVectorEnv([make for _ in range(num_runs * episodes)])
+        try:
+            _check_env_matches_data(self.envs.single_observation_space,
+                                    self.envs.single_action_space, info)
+        except StitchError:
+            self.envs.close()
+            raise
+        self.memory = None
+        if algo.init_memory is not None:
+            one = algo.init_memory(config, info.spec, episodes)
+            self.memory = jax.tree_util.tree_map(lambda x: np.stack([x] * num_runs), one)
+
+        def act(state, obs, rng, hparams, memory):
+            cfg = config if run_configs is None else run_configs(config, hparams)
+            if memory is None:
+                return algo.act(cfg, state, obs, rng, deterministic=True), None
+            return algo.act(cfg, state, obs, rng, deterministic=True, memory=memory)
+
+        self._act = jax.jit(jax.vmap(act))
+
+    def __call__(self, state, seed: int, hparams=None):
+        """Return per-run mean returns, shape (num_runs,)."""
+        n = self.num_runs * self.episodes
+        obs, _ = self.envs.reset(seed=seed + self.first_run * self.episodes)  # env i: seed + i
+        done = np.zeros(n, bool)
+        returns = np.zeros(n)
+        rngs = jax.random.split(jax.random.PRNGKey(seed), self.total_runs)
+        rngs = rngs[self.first_run:self.first_run + self.num_runs]
+        hparams = {} if hparams is None else hparams
+        memory = self.memory
+        shape = (self.num_runs, self.episodes, *self.info.spec.observation_shape)
+        while not done.all():
+            policy_obs = observations_for_policy(obs, self.info).reshape(shape)
+            actions, memory = self._act(state, policy_obs, rngs, hparams, memory)
+            actions = np.asarray(actions)
+            actions = actions.reshape(n, *actions.shape[2:])
+            obs, reward, terminated, truncated, _ = self.envs.step(
+                denormalize_actions(actions, self.info.action_low, self.info.action_high))
+            returns += np.where(done, 0.0, reward)
+            done |= terminated | truncated
+        return returns.reshape(self.num_runs, self.episodes).mean(1)
+
+    def close(self):
+        self.envs.close()
+
+
+def _check_env_matches_data(obs_space, act_space, info: DataInfo):
+    """The evaluation env must take the data's observations and actions (checked before training)."""
+    env_obs = tuple(obs_space.shape or ())
+    discrete = isinstance(act_space, gym.spaces.Discrete)
+    env_act = int(act_space.n) if discrete else int(np.prod(act_space.shape))
+    if env_obs != tuple(info.spec.observation_shape) or discrete != info.spec.discrete or env_act != info.spec.action_dim:
+        raise StitchError(
+            f"The evaluation env {info.env_spec.id!r} does not match dataset '{info.dataset_id}': "
+            f"env observations {env_obs} and actions {act_space}, data observations "
+            f"{tuple(info.spec.observation_shape)} and {info.spec.action_dim} "
+            f"{'discrete' if info.spec.discrete else 'continuous'} action dim(s). Fix: record the "
+            f"env the data came from when collecting it, or train without evaluation "
+            f"(--config.eval_episodes=0).")
+
+
+def score(returns, info: DataInfo):
+    s = normalized_score(returns, info.ref_min_score, info.ref_max_score)
+    return None if s is None else [float(x) for x in s]
