@@ -133,9 +133,10 @@ def init_runs(config, algo, spec, points, aux=None, indices=None):
     runs = runs if indices is None else [runs[i] for i in indices]
     seeds = jnp.asarray([s for s, _ in runs])
 
-    def one(i, hparams):
+    def one(i, hparams, aux):
         rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), i)
         init_rng, train_rng = jax.random.split(rng)
         return algo.init(bind(config, hparams), spec, init_rng, aux), train_rng
 
-    return jax.jit(jax.vmap(one))(seeds, hparam_arrays(config, points, indices))
+    # aux (prepare's output, e.g. a frozen policy) is an argument, not a baked-in constant.
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))(seeds, hparam_arrays(config, points, indices), aux)

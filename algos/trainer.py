@@ -142,6 +142,15 @@ def train_and_evaluate(config, workdir):
             raise StitchError(f"{config.algo} draws batches with the '{sampler.name}' sampler, which "
                               f"reads config field(s) {missing}. Fix: set them in "
                               f"configs/{config.algo}.py.")
+    missing = [p.steps for p in algo.phases if p.steps not in config]
+    if missing:
+        raise StitchError(f"{config.algo}'s phases count their updates in config field(s) {missing}, "
+                          f"which this config lacks. Fix: set them in configs/{config.algo}.py.")
+    online = [p.name for p in algo.phases if p.online and config[p.steps] > 0]
+    if online:
+        raise StitchError(f"{config.algo} has online phase(s) {online}, which collect data in the "
+                          f"environment; the driver does not run online phases yet. Fix: train "
+                          f"its offline phases only (set their step fields to 0).")
     points = parse_sweep(config, fixed_fields(algo))
     all_runs = run_table(config, points)
     local = process_share(len(all_runs))  # this process's runs (all of them on one process)

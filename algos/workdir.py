@@ -244,7 +244,8 @@ def load_policy(workdir, run_index: int = 0):
     high = None if io["action_high"] is None else np.asarray(io["action_high"])
 
     def policy(obs, rng, episode):
-        obs = observations_for_policy(np.asarray(obs)[None], info)
+        obs = np.asarray(obs)
+        obs = observations_for_policy((obs.astype(np.float64) if obs.dtype.kind == "f" else obs)[None], info)
         action = np.asarray(act(state, obs, jax.random.PRNGKey(int(rng.integers(2**31)))))[0]
         return int(action) if low is None else denormalize_actions(action, low, high)
 

@@ -23,6 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
+from algos import ALGOS
+from algos.common import Spec, contract
+from algos.runs import init_runs
+from algos.trainer import make_train_chunk, train_and_evaluate
+from data import samplers
+
 flags.DEFINE_list("algos", ["bc", "td3_bc", "iql"], "algorithms to score")
 flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "halfcheetah")
                                for kind in ("medium", "medium-replay", "medium-expert")],
@@ -46,7 +52,6 @@ FLAGS = flags.FLAGS
 
 def scores():
     import importlib
-    from algos.trainer import train_and_evaluate
     from configs.base import dataset_preset_name
 
     table = json.load(open(FLAGS.out)) if os.path.exists(FLAGS.out) else {}
@@ -92,6 +97,17 @@ def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):
             "terminals": (rng.random(n) < 0.01) * 1.0, "episode_ends": np.zeros(n)}
 
 
+def init_carry(config, algo, spec):
+    """Every run's (state, rng) of an unswept config: the driver's own initialisation."""
+    return init_runs(config, contract(algo), spec, [{}])
+
+
+def chunk_fn(config, algo, steps):
+    """One run's compiled-chunk body, (carry, data) -> (carry, metrics): the driver's own."""
+    chunk = make_train_chunk(config, contract(algo).phases[0], steps)
+    return lambda carry, data: chunk(carry, {}, data)
+
+
 def _time(fn, repeats=3):
     """Best-of-`repeats` wall time of fn() (which must block)."""
     best = float("inf")
@@ -103,11 +119,6 @@ def _time(fn, repeats=3):
 
 
 def throughput():
-    from algos import ALGOS
-    from algos.common import Spec
-    from algos.trainer import init_carry, make_train_chunk, sample_batch
-    from configs.iql import get_config
-
     out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
            "cpu_count": os.cpu_count(), "steps": FLAGS.steps}
     if "chunk" in FLAGS.parts:
@@ -121,7 +132,6 @@ def whole_runs(num_seeds=8):
     """End to end (dataset load, compile, train, evaluate, checkpoint): one run of 8 vmapped
     seeds vs 8 single-seed runs, IQL with paper-size networks on the built-in dataset."""
     import tempfile
-    from algos.trainer import train_and_evaluate
     from configs.iql import get_config
 
     def run(seeds, seed, workdir):
@@ -142,15 +152,12 @@ def whole_runs(num_seeds=8):
 
 
 def chunk_throughput():
-    from algos import ALGOS
-    from algos.common import Spec
-    from algos.trainer import init_carry, make_train_chunk, sample_batch
     from configs.iql import get_config
 
     algo, steps = ALGOS["iql"], FLAGS.steps
     host = _fake_dataset()
     dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
-    spec = Spec(11, 3, False)
+    spec = Spec((11,), "float32", 3, False)
     config = get_config()  # paper sizes: batch 256, 2x256 MLPs
     config.num_seeds = 1
     out = {}
@@ -164,7 +171,7 @@ def chunk_throughput():
 
     # (1) compiled chunk: lax.scan of `steps` updates, on-device sampling, state donated.
     carry = init_carry(config, algo, spec)
-    chunk = jax.jit(jax.vmap(make_train_chunk(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
+    chunk = jax.jit(jax.vmap(chunk_fn(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
     carry, m = chunk(carry, dataset)
     jax.block_until_ready(m)
 
@@ -191,7 +198,7 @@ def chunk_throughput():
     out["scan_over_loop"] = out["scan_updates_per_s"] / out["loop_updates_per_s"]
 
     # (3) FLOPs of one update from XLA's cost analysis, x updates/s, vs the matmul peak.
-    batch = sample_batch(dataset, rng, config.batch_size)
+    batch = samplers.sample(samplers.transitions, config, dataset, rng)
     cost = update.lower(state, batch, rng).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     out["update_gflop"] = cost["flops"] / 1e9
@@ -201,7 +208,7 @@ def chunk_throughput():
     # (4) 8 vmapped seeds in one program vs 8 sequential single-seed programs (same updates).
     def seeds_wall(num_seeds, sequential):
         config.num_seeds = 1 if sequential else num_seeds
-        fn = jax.jit(jax.vmap(make_train_chunk(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
+        fn = jax.jit(jax.vmap(chunk_fn(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
         carries = [init_carry(config, algo, spec) for _ in range(num_seeds if sequential else 1)]
         carries = [fn(c, dataset)[0] for c in carries]  # compile + warm up
         jax.block_until_ready(carries)
@@ -235,14 +242,11 @@ def _looped_critic_apply(num_critics, hidden_dims):
 def ensemble():
     """SAC-N (paper sizes: 3x256 networks, batch 256, one seed) updates/s for each N, and for
     N = loop_size the vmapped ensemble vs the same critics applied one after another inside jit."""
-    from algos import ALGOS
-    from algos.common import Spec
-    from algos.trainer import init_carry, make_train_chunk
     from configs.sac_n import get_config
 
     algo, steps = ALGOS["sac_n"], FLAGS.steps
     dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset().items()}
-    spec = Spec(11, 3, False)
+    spec = Spec((11,), "float32", 3, False)
     out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
            "cpu_count": os.cpu_count(), "steps": steps}
 
@@ -257,7 +261,7 @@ def ensemble():
             np.testing.assert_allclose(critic.apply_fn(seed0, obs, act), state.critic.apply_fn(seed0, obs, act),
                                        rtol=1e-5, atol=1e-5)
             carry = (state.replace(critic=critic), carry[1])
-        fn = jax.jit(jax.vmap(make_train_chunk(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
+        fn = jax.jit(jax.vmap(chunk_fn(config, algo, steps), in_axes=(0, None)), donate_argnums=0)
         carry, m = fn(carry, dataset)
         jax.block_until_ready(m)
 

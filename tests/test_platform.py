@@ -144,3 +144,19 @@ def test_cosine_schedule_by_hand():
         updates, state = tx.update({"w": jnp.ones(())}, state, params)
         steps.append(float(updates["w"]))
     np.testing.assert_allclose(steps, [-1.0, -0.8535534, -0.5, -0.1464466, 0.0, 0.0], atol=2e-5)  # Adam: 1 - O(1e-5)
+
+
+def test_contract_mistakes_are_refused_before_the_workdir(pendulum, toy, tmp_path, monkeypatch):
+    from algos.common import Phase, StitchError
+    from data import samplers
+    config = toy_config()
+    del config.pretrain_updates
+    with pytest.raises(StitchError, match=r"count their updates in config field\(s\) \['pretrain_updates'\]"):
+        trainer.train_and_evaluate(config, str(tmp_path / "w"))
+    monkeypatch.setattr(toy_algo, "PHASES", (Phase("train", toy_algo.update, sampler=samplers.nstep),))
+    with pytest.raises(StitchError, match=r"'nstep' sampler, which reads config field\(s\) \['n_step'\]"):
+        trainer.train_and_evaluate(toy_config(), str(tmp_path / "w"))
+    monkeypatch.setattr(toy_algo, "PHASES", (Phase("finetune", toy_algo.update, online=True),))
+    with pytest.raises(StitchError, match=r"online phase\(s\) \['finetune'\].*not run online phases yet"):
+        trainer.train_and_evaluate(toy_config(), str(tmp_path / "w"))
+    assert not (tmp_path / "w").exists()
