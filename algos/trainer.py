@@ -130,6 +130,16 @@ def _swept_values_traced(config):
             f"run one program per value of that field instead of sweeping it.") from None
 
 
+def _metric_names(config, phases, lengths, carry, hparams, data):
+    """Every metric any phase logs, from tracing one update of each (no computation)."""
+    names = set()
+    for phase, length in zip(phases, lengths):
+        if length:
+            chunk = jax.vmap(make_train_chunk(config, phase, 1), in_axes=(0, 0, None))
+            names |= set(jax.eval_shape(chunk, carry, hparams, data)[1])
+    return names
+
+
 def train_and_evaluate(config, workdir):
     """Train `config.algo` on `config.dataset`; write outputs to `workdir`; return results."""
     problems = validate(config)
@@ -173,9 +183,13 @@ def train_and_evaluate(config, workdir):
                           f"({type(err).__name__}: {err}): training without evaluation.",
                           stacklevel=2)
 
+    phases = list(algo.phases)
+    lengths = [int(config[p.steps]) for p in phases]
+    hparams = hparam_arrays(config, points, local)
     try:
-        with _swept_values_traced(config):
+        with _swept_values_traced(config):  # traces init and every update: before the workdir
             carry = init_runs(config, algo, info.spec, points, aux, local)
+            columns = _metric_names(config, phases, lengths, carry, hparams, data)
         wd.prepare_workdir(config, workdir)
     except StitchError:
         if evaluator is not None:
@@ -184,10 +198,8 @@ def train_and_evaluate(config, workdir):
     ckpt_dir = wd.checkpoint_dir(workdir)
     manager = wd.checkpoint_manager(workdir)
 
-    hparams = shard_runs(hparam_arrays(config, points, local), num_runs)
+    hparams = shard_runs(hparams, num_runs)
     carry, data = shard_runs(carry, num_runs), replicate(data)
-    phases = list(algo.phases)
-    lengths = [int(config[p.steps]) for p in phases]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int)  # global update of each phase's start
     position, history, train_time = (0, 0), [], 0.0
     start = time.perf_counter()
@@ -215,15 +227,6 @@ def train_and_evaluate(config, workdir):
             compile_time += time.perf_counter() - t0
         return chunk_fns[index, n]
 
-    def metric_names():
-        names = set()
-        for i, phase in enumerate(phases):
-            if lengths[i]:
-                chunk = jax.vmap(make_train_chunk(config, phase, 1), in_axes=(0, 0, None))
-                with _swept_values_traced(config):
-                    names |= set(jax.eval_shape(chunk, carry, hparams, data)[1])
-        return names
-
     def evaluate_and_save(index, phase_step, carry):
         phase = phases[index]
         if evaluator is not None and phase.evaluate:
@@ -242,7 +245,7 @@ def train_and_evaluate(config, workdir):
 
     try:
         log = wd.MetricsLog(wd.process_file(workdir, "metrics.csv"), [p.name for p in phases],
-                            position, runs, metric_names(), first_run=local[0])
+                            position, runs, columns, first_run=local[0])
         last_ckpt = int(offsets[position[0]] + position[1]) if restored is not None else None
         bar = tqdm(total=int(offsets[-1]), initial=int(offsets[position[0]] + position[1]),
                    disable=not config.progress_bar, desc=f"{config.algo}", unit="upd")

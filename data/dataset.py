@@ -1,7 +1,11 @@
 """Load a Minari dataset into a pytree of device arrays, validated and transformed.
 
-The pytree (a dict) holds one row per transition, in episode order:
-  observations, actions, rewards, next_observations,
+The pytree (a dict) holds one row per transition, in episode order (observations excepted:
+every episode's frames are stored once, see `share_frames`; `data.samplers.observations_at`
+reads a transition's observation and next observation from them):
+  observations  every episode's frames, once ((transitions + episodes) rows; `share_frames`),
+  obs_index     the frame of each transition's observation (its next observation: the frame after),
+  actions, rewards,
   next_actions  the action logged at the next step of the same episode (ReBRAC's critic penalty);
                 at an episode's last step, where none was logged, the step's own action,
   terminals     1.0 only where the episode *terminated* (bootstrapping stops there),
@@ -321,12 +325,36 @@ def load_dataset(config, actions: str = "continuous", samplers=()):
         num_episodes=num_episodes, num_transitions=len(arrays["rewards"]),
         behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift)
     arrays.update(prepare_columns(config, arrays, samplers))
+    arrays = share_frames(arrays)
     device_arrays = {k: jnp.asarray(v, _device_dtype(k, v, discrete)) for k, v in arrays.items()}
     return device_arrays, info
 
 
+def share_frames(arrays):
+    """Store every episode's observations once: `observations` becomes the (N + episodes)
+    frames, `obs_index[i]` is transition i's frame and `obs_index[i] + 1` its next one, and
+    `next_observations` (a second copy of every frame) is dropped. Half the memory for images.
+    """
+    ends = arrays["episode_ends"].astype(bool)
+    ends[-1] = True
+    episode = np.concatenate([[0], np.cumsum(ends)[:-1]])  # episode of each transition
+    obs_index = np.arange(len(ends)) + episode
+    observations = arrays.pop("observations")
+    next_observations = arrays.pop("next_observations")
+    frames = np.empty((len(ends) + int(ends.sum()), *observations.shape[1:]), observations.dtype)
+    frames[obs_index] = observations
+    frames[obs_index[ends] + 1] = next_observations[ends]
+    return {"observations": frames, "obs_index": obs_index.astype(np.int32), **arrays}
+
+
+def transition_observations(data):
+    """(observations, next_observations) per transition, host numpy, of a loaded dataset."""
+    frames, index = np.asarray(data["observations"]), np.asarray(data["obs_index"])
+    return frames[index], frames[index + 1]
+
+
 def _device_dtype(key, value, discrete):
-    if key in ("observations", "next_observations"):
+    if key == "observations":
         return value.dtype  # float32 after the transform, or the stored integer dtype
     if key.endswith("actions") and discrete:
         return jnp.int32

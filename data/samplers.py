@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+OBSERVATION_KEYS = ("observations", "next_observations")
 TRANSITION_KEYS = ("observations", "actions", "rewards", "next_observations", "next_actions",
                    "terminals", "episode_ends")
 
@@ -44,6 +45,19 @@ def sample(sampler, config, data, rng):
 
 
 PIXEL_SCALE = np.float32(1.0 / 255.0)  # observation_transform="div255"
+
+
+def observations_at(config, data, rows, next_=False):
+    """Observations of transition rows `rows` (their next observations with `next_`), as float.
+
+    Loaded datasets store every episode's frames once (`data.dataset`: `observations` holds
+    the frames, `obs_index[i]` transition i's frame and `obs_index[i] + 1` its next one), which
+    halves the memory of image data; a dict with plain `next_observations` columns works too.
+    """
+    if "obs_index" in data:
+        frames = data["obs_index"][rows] + (1 if next_ else 0)
+        return float_observations(config, data["observations"][frames])
+    return float_observations(config, data["next_observations" if next_ else "observations"][rows])
 
 
 def float_observations(config, x):
@@ -114,9 +128,9 @@ def _prepare_nothing(config, arrays):
 
 
 def _gather_transitions(config, data, indices):
-    batch = {k: data[k][indices] for k in TRANSITION_KEYS}
-    batch["observations"] = float_observations(config, batch["observations"])
-    batch["next_observations"] = float_observations(config, batch["next_observations"])
+    batch = {k: data[k][indices] for k in TRANSITION_KEYS if k not in OBSERVATION_KEYS}
+    batch["observations"] = observations_at(config, data, indices)
+    batch["next_observations"] = observations_at(config, data, indices, next_=True)
     return batch
 
 
@@ -151,12 +165,12 @@ def _gather_nstep(config, data, indices):
     final = indices + m - 1
     terminals = data["terminals"][final]
     return {
-        "observations": float_observations(config, data["observations"][indices]),
+        "observations": observations_at(config, data, indices),
         "actions": data["actions"][indices],
         "next_actions": data["next_actions"][final],  # the action logged with next_observations
         "episode_ends": data["episode_ends"][final],
         "rewards": rewards,
-        "next_observations": float_observations(config, data["next_observations"][final]),
+        "next_observations": observations_at(config, data, final, next_=True),
         "terminals": terminals,
         "discounts": weight * (1.0 - terminals),
         "n_steps": m,
@@ -187,14 +201,12 @@ def _gather_windows(config, data, indices):
     real = rows >= first
     rows = jnp.maximum(rows, first)  # padded slots read a real row, then are zeroed
 
-    def window(x):
-        x = x[rows]
+    def masked(x):
         keep = real.reshape(real.shape + (1,) * (x.ndim - 2))
         return jnp.where(keep, x, jnp.zeros((), x.dtype))
 
-    batch = {k: window(data[k]) for k in WINDOW_KEYS}
-    # masked before the cast: padded pixel frames stay 0 either way (0 / 255 = 0)
-    batch["observations"] = float_observations(config, batch["observations"])
+    batch = {k: masked(data[k][rows]) for k in WINDOW_KEYS if k != "observations"}
+    batch["observations"] = masked(observations_at(config, data, rows))
     batch["mask"] = real.astype(jnp.float32)
     return batch
 

@@ -10,6 +10,7 @@ import pytest
 from algos import trainer
 from algos.common import StitchError
 from data.collect import collect
+from data.dataset import transition_observations
 from tests.conftest import make_dataset, random_episode, tiny_config
 
 REQUIRED_RESULTS = {"algo", "dataset", "env_id", "num_updates", "num_seeds", "final_return",
@@ -121,7 +122,7 @@ def test_eval_normalises_observations_like_training(pendulum, monkeypatch):
     np.testing.assert_allclose(seen[0][0, 0], (first[0] - info.obs_mean) / info.obs_std, rtol=1e-5)
     # Training rows were normalised with the same statistics.
     raw = np.concatenate([ep.observations[:-1] for ep in pendulum.iterate_episodes()])
-    np.testing.assert_allclose(np.asarray(dataset["observations"]),
+    np.testing.assert_allclose(transition_observations(dataset)[0],
                                (raw - info.obs_mean) / info.obs_std, rtol=1e-4, atol=1e-4)
 
 
@@ -189,9 +190,8 @@ def test_terminals_come_from_terminations_only_and_rewards_are_transformed():
     np.testing.assert_allclose(np.asarray(data["rewards"]), raw * scale, rtol=1e-5)
     # Actions are rescaled from Pendulum's [-2, 2] to [-1, 1]; next_observations line up.
     np.testing.assert_allclose(np.asarray(data["actions"])[:5, 0], eps[0]["actions"][:, 0] / 2, rtol=1e-5)
-    obs = (np.asarray(data["observations"]) * info.obs_std + info.obs_mean)
+    obs, next_obs = (x * info.obs_std + info.obs_mean for x in transition_observations(data))
     np.testing.assert_allclose(obs[:5], eps[0]["observations"][:-1], rtol=1e-4, atol=1e-5)
-    next_obs = (np.asarray(data["next_observations"]) * info.obs_std + info.obs_mean)
     np.testing.assert_allclose(next_obs[:5], eps[0]["observations"][1:], rtol=1e-4, atol=1e-5)
     # next_actions: the next step's action within an episode; at an episode's end its own action.
     acts, next_acts = np.asarray(data["actions"]), np.asarray(data["next_actions"])

@@ -10,7 +10,7 @@ from algos import get_algo
 from algos.common import Spec, contract
 from algos.runs import init_runs
 from data.collect import collect, pendulum_swingup
-from data.dataset import load_dataset
+from data.dataset import load_dataset, transition_observations
 from tests.conftest import REPO, tiny_config
 
 _spec = importlib.util.spec_from_file_location(
@@ -26,7 +26,7 @@ def test_probe_transforms_the_data_as_training_did(pendulum, tmp_path):
     data, _ = load_dataset(config)
     n = data["rewards"].shape[0]
     obs, actions = probe_critic.probe_arrays(config.dataset, meta["policy_io"], max_transitions=n)
-    np.testing.assert_allclose(obs, data["observations"], atol=1e-5)
+    np.testing.assert_allclose(obs, transition_observations(data)[0], atol=1e-5)
     np.testing.assert_allclose(actions, data["actions"], atol=1e-6)
     state = jax.tree_util.tree_map(lambda x: x[0], carry[0])
     out = probe_critic.probe(config, state, obs[:500], actions[:500])

@@ -271,3 +271,25 @@ def test_vmap_over_rng_keys(name):
         for col in one:
             assert batched[col].shape == (3,) + one[col].shape
             np.testing.assert_array_equal(batched[col][i], one[col])
+
+
+def test_shared_frames_give_the_same_batches():
+    from data.dataset import share_frames
+    config, arrays = _config(), _arrays()
+    # A consistent dataset: within an episode the next observation is the next row's; at an
+    # episode's end a frame of its own.
+    ends = arrays["episode_ends"].astype(bool)
+    nxt = np.concatenate([arrays["observations"][1:], arrays["observations"][-1:]])
+    nxt[ends] = 500 + np.flatnonzero(ends)[:, None]
+    arrays["next_observations"] = nxt
+    for sampler in SAMPLERS.values():
+        cols = dict(arrays, **prepare_columns(config, arrays, [sampler]))
+        shared = share_frames(dict(cols))
+        assert shared["observations"].shape == (N + 3, 2) and "next_observations" not in shared
+        np.testing.assert_array_equal(shared["obs_index"], [0, 1, 2, 4, 5, 6, 7, 9, 10])
+        plain = {k: jnp.asarray(v) for k, v in cols.items()}
+        shared = {k: jnp.asarray(v) for k, v in shared.items()}
+        a, b = (_gather(sampler, config, d, np.arange(N)) for d in (plain, shared))
+        assert set(a) == set(b)
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{sampler.name}: {k}")

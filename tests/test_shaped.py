@@ -8,7 +8,7 @@ import pytest
 from algos import trainer
 from algos.common import StitchError
 from data.collect import collect, random_policy
-from data.dataset import load_dataset
+from data.dataset import load_dataset, transition_observations
 from networks import DeterministicPolicy, QEnsemble, Torso, TorsoSpec
 from tests import image_env
 from tests.conftest import tiny_config
@@ -30,11 +30,15 @@ def _pixel_config(algo, **overrides):
 
 def test_image_observations_load_unflattened_and_stay_uint8(pixels):
     data, info = load_dataset(_pixel_config("bc"))
-    assert data["observations"].shape == (600, 6, 6, 2) and data["observations"].dtype == jnp.uint8
-    assert data["next_observations"].dtype == jnp.uint8
+    # each episode's 21 frames stored once (30 episodes of 20 steps), in their dtype
+    assert data["observations"].shape == (630, 6, 6, 2) and data["observations"].dtype == jnp.uint8
+    assert "next_observations" not in data and data["obs_index"].shape == (600,)
     assert info.spec.observation_shape == (6, 6, 2) and info.spec.observation_dtype == "uint8"
-    raw = np.concatenate([ep.observations[:-1] for ep in pixels.iterate_episodes()])
-    np.testing.assert_array_equal(np.asarray(data["observations"]), raw)
+    frames = np.concatenate([ep.observations for ep in pixels.iterate_episodes()])
+    np.testing.assert_array_equal(np.asarray(data["observations"]), frames)
+    obs, next_obs = transition_observations(data)
+    np.testing.assert_array_equal(obs, np.concatenate([ep.observations[:-1] for ep in pixels.iterate_episodes()]))
+    np.testing.assert_array_equal(next_obs, np.concatenate([ep.observations[1:] for ep in pixels.iterate_episodes()]))
     # zscore turns them into float32 (4x the memory: the reason it is not the image default)
     data, info = load_dataset(_pixel_config("bc", observation_transform="zscore"))
     assert data["observations"].dtype == jnp.float32 and info.obs_mean.shape == (6, 6, 2)

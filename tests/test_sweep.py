@@ -48,9 +48,11 @@ def test_bad_sweeps_are_refused_with_the_field_named(sweep, needle):
         parse_sweep(config, trainer.fixed_fields(contract(ALGOS[algo])))
 
 
-def test_a_field_that_sets_a_shape_is_refused_before_the_workdir(pendulum, tmp_path):
-    config = tiny_config("sac_n", sweep="num_critics=2,3")
-    with pytest.raises(StitchError, match="varies num_critics.*run one program per value"):
+@pytest.mark.parametrize("algo, field", [("sac_n", "num_critics"),     # a shape in init
+                                         ("cql", "cql_n_actions")])     # a shape in update only
+def test_a_field_that_sets_a_shape_is_refused_before_the_workdir(pendulum, tmp_path, algo, field):
+    config = tiny_config(algo, sweep=f"{field}=2,3")
+    with pytest.raises(StitchError, match=f"varies {field}.*run one program per value"):
         trainer.train_and_evaluate(config, str(tmp_path / "w"))
     assert not (tmp_path / "w").exists()
 
