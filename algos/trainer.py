@@ -167,6 +167,10 @@ def train_and_evaluate(config, workdir):
     runs, num_runs = [all_runs[i] for i in local], len(local)
     # Everything that can fail on bad input happens before the workdir is touched.
     data, info = load_dataset(config, algo.actions, algo.samplers)
+    if config.torso == "cnn" and len(info.spec.observation_shape) != 3:
+        raise StitchError(f"config.torso='cnn' convolves (height, width, channels) observations, but "
+                          f"dataset '{config.dataset}' has observations of shape "
+                          f"{info.spec.observation_shape}. Fix: use --config.torso=mlp.")
     aux = algo.prepare(config, data, info) if algo.prepare is not None else None
     evaluator = None
     if config.eval_episodes > 0 and info.env_spec is None:

@@ -224,12 +224,14 @@ def restore(workdir, step=None, aux=None):
 
 def load_policy(workdir, run_index: int = 0):
     """A host policy(obs, rng, episode) -> env action from a trained checkpoint (for collection)."""
-    config, carry, meta = restore(workdir)
-    algo, io = contract(get_algo(config.algo)), meta["policy_io"]
+    config = load_config(workdir)
+    algo = contract(get_algo(config.algo))
     if algo.init_memory is not None:
         raise StitchError(f"Collecting from a {config.algo} checkpoint needs a policy with memory, "
                           f"which load_policy does not carry yet. Fix: collect with a memoryless "
                           f"algorithm's checkpoint.")
+    config, carry, meta = restore(workdir)
+    io = meta["policy_io"]
     spec = Spec.from_json(io["spec"])
     _, grid = run_table(config, parse_sweep(config))[run_index]
     state = jax.tree_util.tree_map(lambda x: x[run_index], carry[0])

@@ -160,3 +160,22 @@ def test_contract_mistakes_are_refused_before_the_workdir(pendulum, toy, tmp_pat
     with pytest.raises(StitchError, match=r"online phase\(s\) \['finetune'\].*not run online phases yet"):
         trainer.train_and_evaluate(toy_config(), str(tmp_path / "w"))
     assert not (tmp_path / "w").exists()
+
+
+def test_collecting_from_a_policy_with_memory_is_refused(pendulum, toy, tmp_path):
+    from algos.common import StitchError
+    from algos.workdir import load_policy
+    trainer.train_and_evaluate(toy_config(num_updates=10, pretrain_updates=0), str(tmp_path))
+    with pytest.raises(StitchError, match="needs a policy with memory"):
+        load_policy(str(tmp_path))
+
+
+def test_runs_that_do_not_split_over_the_processes_are_refused(monkeypatch):
+    from algos import runs
+    from algos.common import StitchError
+    monkeypatch.setattr(runs.jax, "process_count", lambda: 3)
+    with pytest.raises(StitchError, match="4 run\\(s\\) cannot be split evenly over 3 processes"):
+        runs.process_share(4)
+    monkeypatch.setattr(runs.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(runs.jax, "process_index", lambda: 1)
+    assert runs.process_share(4) == [2, 3]

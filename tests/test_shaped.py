@@ -89,3 +89,9 @@ def test_train_end_to_end_on_pixels(pixels, tmp_path, algo):
     assert min(results["final_return"]) > np.mean(random_returns), results["final_return"]
     assert np.mean(results["final_return"]) > np.mean(random_returns) + 8, (
         results["final_return"], np.mean(random_returns))
+
+
+def test_cnn_torso_on_flat_observations_is_refused(pendulum, tmp_path):
+    with pytest.raises(StitchError, match="torso='cnn'.*shape \\(3,\\).*--config.torso=mlp"):
+        trainer.train_and_evaluate(tiny_config("bc", torso="cnn"), str(tmp_path / "w"))
+    assert not (tmp_path / "w").exists()
