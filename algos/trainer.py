@@ -142,6 +142,11 @@ def _metric_names(config, phases, lengths, carry, hparams, data):
 
 def train_and_evaluate(config, workdir):
     """Train `config.algo` on `config.dataset`; write outputs to `workdir`; return results."""
+    with contextlib.ExitStack() as cleanup:  # releases the workdir's lock however the run ends
+        return _train_and_evaluate(config, workdir, cleanup)
+
+
+def _train_and_evaluate(config, workdir, cleanup):
     problems = validate(config)
     if problems:
         raise StitchError("Invalid config:\n  " + "\n  ".join(problems))
@@ -194,6 +199,7 @@ def train_and_evaluate(config, workdir):
         with _swept_values_traced(config):  # traces init and every update: before the workdir
             carry = init_runs(config, algo, info.spec, points, aux, local)
             columns = _metric_names(config, phases, lengths, carry, hparams, data)
+        cleanup.callback(wd.WorkdirLock(workdir).release)  # one run per workdir at a time
         wd.prepare_workdir(config, workdir)
     except StitchError:
         if evaluator is not None:

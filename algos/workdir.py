@@ -4,6 +4,7 @@ Also what reads a finished workdir back: `restore` (config, carry, meta of a che
 `load_policy` (a host policy from a checkpoint, for scripts/collect.py).
 """
 import csv
+import fcntl
 import functools
 import json
 import os
@@ -27,6 +28,36 @@ def write_json(path, obj):
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=2)
     os.replace(tmp, path)  # atomic: a kill never leaves half a file
+
+
+class WorkdirLock:
+    """An exclusive lock on a workdir for a run's life: `fcntl.flock` on `workdir/.lock`.
+
+    The kernel drops a flock when its process ends, however it ends (kill -9 included), so the
+    lock of a killed run is simply taken over by the next; the file keeps the holder's pid for
+    the message a second, concurrent run gets.
+    """
+
+    def __init__(self, workdir):
+        os.makedirs(workdir, exist_ok=True)
+        self.fd = os.open(process_file(workdir, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise StitchError(
+                f"Workdir {workdir} is in use by another stitch run (pid {holder}); two runs on one "
+                f"workdir would corrupt its checkpoints and metrics. Fix: wait for that run to "
+                f"finish (or stop it), or pass a new --workdir.") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def release(self):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
 
 
 def prepare_workdir(config, workdir):
