@@ -17,7 +17,7 @@ setup(
         "optax>=0.2.2",
         "chex>=0.1.86",
         "numpy>=1.26",
-        "minari[hdf5]>=0.5.1",
+        "minari[hdf5,hf]>=0.5.1",
         "gymnasium[mujoco]>=1.0.0",
         "absl-py>=2.1.0",
         "ml-collections>=0.1.1",

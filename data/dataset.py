@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from pathlib import Path
 from typing import Optional
 
 import gymnasium as gym
@@ -81,13 +82,66 @@ def denormalize_actions(actions, low, high):
     return (low + (np.asarray(actions) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
+def _datasets_root() -> str:
+    """The Minari datasets root, as `minari.storage.get_dataset_path()` finds it, but without
+    creating it (minari's function makes the folder, so a mere lookup would leave it behind)."""
+    root = os.environ.get("MINARI_DATASETS_PATH")
+    if root is None:
+        root = os.path.join(os.path.expanduser("~"), ".minari", "datasets")
+    return root
+
+
+def _prune_empty_dirs(root: str):
+    """Remove `root` and empty folders under it, bottom up; files (and their folders) stay."""
+    for folder, _, _ in os.walk(root, topdown=False):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+
+
+def _restore_fix(dataset_id: str, path) -> str:
+    if dataset_id in BUILTIN_DATASETS:
+        return (f"delete the folder {path} (stitch builds the built-in dataset again on the "
+                f"next run), or restore the file from a backup.")
+    return (f"restore the file from a backup, download the dataset again (`minari download "
+            f"{dataset_id} --force`) if it is a remote one, or delete the folder {path} and "
+            f"collect it again (python scripts/collect.py).")
+
+
+def _load_local(dataset_id: str, path):
+    """`minari.load_dataset`, with a clean error for a dataset folder that is missing a file or
+    whose metadata cannot be read (minari: ValueError "No data found in data path ...",
+    json.JSONDecodeError, ...)."""
+    data = os.path.join(path, "data")
+    try:
+        return minari.load_dataset(dataset_id)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as err:
+        reason = f"{type(err).__name__}: {err}"
+        metadata = os.path.join(data, "metadata.json")
+        if not os.path.isfile(metadata):
+            problem = f"its metadata file {metadata} is missing"
+        elif isinstance(err, PermissionError):
+            problem = f"its metadata file {metadata} cannot be read ({reason})"
+        elif isinstance(err, ValueError) and str(err).startswith("No data found"):
+            problem = (f"its data file {os.path.join(data, 'main_data.hdf5')} is missing "
+                       f"(metadata.json is there)")
+        else:
+            problem = f"its metadata file {metadata} is damaged or truncated ({reason})"
+        raise StitchError(
+            f"Dataset '{dataset_id}' at {path} cannot be opened: {problem}; a Minari dataset "
+            f"folder holds data/metadata.json and data/main_data.hdf5. Fix: "
+            f"{_restore_fix(dataset_id, path)}") from None
+
+
 def _build_atomically(dataset_id: str, path):
     """Build a built-in dataset in a private folder, then move it into place in one rename.
 
     A crash mid-build leaves no half-written dataset under `path`, and when two runs build it
     at once the first rename wins and the other run uses that copy.
     """
-    root = minari.storage.get_dataset_path()
+    root = _datasets_root()
+    os.makedirs(root, exist_ok=True)  # building a built-in dataset may create the root
     staging = tempfile.mkdtemp(prefix=".stitch-build-", dir=root)
     previous = os.environ.get("MINARI_DATASETS_PATH")
     try:
@@ -112,24 +166,54 @@ def _build_atomically(dataset_id: str, path):
 
 def open_minari(dataset_id: str):
     """Return a MinariDataset: local, built in, or downloaded (remote ids, where a network exists)."""
-    path = minari.storage.get_dataset_path(dataset_id)
+    root = _datasets_root()
+    path = Path(root, dataset_id)  # minari.storage.get_dataset_path(dataset_id), not creating root
     if os.path.exists(os.path.join(path, "data")):
-        return minari.load_dataset(dataset_id)
+        return _load_local(dataset_id, path)
     if dataset_id in BUILTIN_DATASETS:
         print(f"Dataset {dataset_id} not found under {path.parent}; building it (one time).")
         _build_atomically(dataset_id, path)
-        return minari.load_dataset(dataset_id)
+        return _load_local(dataset_id, path)
+    root_existed = os.path.isdir(root)
     try:
         minari.download_dataset(dataset_id)
-    except Exception as err:  # network down, unknown remote id, hosting errors
+    except Exception as err:  # network down, unknown remote id, hosting errors, huggingface_hub missing
+        if not root_existed:  # a failed lookup leaves no MINARI_DATASETS_PATH folder behind
+            _prune_empty_dirs(root)
         raise StitchError(
-            f"Unknown dataset '{dataset_id}': it is not a local Minari dataset (looked in "
-            f"{path}, the MINARI_DATASETS_PATH root is {minari.storage.get_dataset_path()}), not a "
-            f"built-in one ({', '.join(BUILTIN_DATASETS)}), and downloading it failed "
-            f"({type(err).__name__}: {err}). Fix: check the id (`minari list local`, `minari list "
-            f"remote`), point MINARI_DATASETS_PATH at the folder that holds it, or connect to the "
-            f"network for remote ids.") from None
-    return minari.load_dataset(dataset_id)
+            f"Dataset '{dataset_id}' was not found locally (no {os.path.join(path, 'data')}; the "
+            f"MINARI_DATASETS_PATH root is {root}{'' if root_existed else ', which does not exist'}) "
+            f"and is not a built-in dataset ({', '.join(BUILTIN_DATASETS)}). Downloading it from "
+            f"the Minari remote was not possible: {type(err).__name__}: {err}. Fix: check the id "
+            f"(`minari list local`, `minari list remote`), point MINARI_DATASETS_PATH at the "
+            f"folder that holds it, or connect to the network for remote ids.") from None
+    return _load_local(dataset_id, path)
+
+
+def _read_episodes(dataset, dataset_id):
+    """`dataset.iterate_episodes()`, with a clean error where the data file cannot be read (a
+    truncated or damaged main_data.hdf5: h5py raises OSError "Unable to synchronously open file
+    (truncated file: ...)", or KeyError/RuntimeError for a missing or broken episode)."""
+    episodes = iter(dataset.iterate_episodes())
+    while True:
+        try:
+            episode = next(episodes)
+        except StopIteration:
+            return
+        except (OSError, KeyError, RuntimeError, ValueError, AssertionError) as err:
+            data = Path(dataset.storage.data_path)
+            data_file = data / "main_data.hdf5" if (data / "main_data.hdf5").exists() else data
+            if isinstance(err, PermissionError) or "unable to lock file" in str(err).lower():
+                raise StitchError(
+                    f"Dataset '{dataset_id}': its data file {data_file} cannot be opened for "
+                    f"reading ({type(err).__name__}: {err}). Fix: check the file's permissions, "
+                    f"or wait until the process writing it has finished (on a file system without "
+                    f"locking, set HDF5_USE_FILE_LOCKING=FALSE).") from None
+            raise StitchError(
+                f"Dataset '{dataset_id}': its data file {data_file} is damaged or truncated "
+                f"(reading its episodes failed with {type(err).__name__}: {err}). Fix: "
+                f"{_restore_fix(dataset_id, data.parent)}") from None
+        yield episode
 
 
 def _episodes_to_arrays(dataset, dataset_id):
@@ -149,7 +233,7 @@ def _episodes_to_arrays(dataset, dataset_id):
                             "next_actions", "terminals", "episode_ends")}
     returns = []
     num_episodes = 0
-    for ep in dataset.iterate_episodes():
+    for ep in _read_episodes(dataset, dataset_id):
         num_episodes += 1
         n = len(ep.rewards)
         if n < 2:
@@ -182,7 +266,7 @@ def _episodes_to_arrays(dataset, dataset_id):
         returns.append(float(np.sum(ep.rewards)))
     if num_episodes == 0:
         raise StitchError(f"Dataset '{dataset_id}' has no episodes. Fix: collect data into it first "
-                          f"(python -m data.collect).")
+                          f"(python scripts/collect.py).")
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
     return arrays, np.asarray(returns)
 
