@@ -7,10 +7,10 @@ import os
 import re
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
-from algos.common import StitchError
+from algos.common import StitchError, quiet_logs
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -52,23 +52,39 @@ def default_workdir(config):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not FLAGS["verbosity"].present:  # orbax logs every checkpoint step at INFO
-        logging.set_verbosity(logging.WARNING)
+    quiet_logs()
     if FLAGS.coordinator_address or FLAGS.distributed:  # before any computation touches a device
         import jax
         jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-    from algos.trainer import train_and_evaluate  # after flag parsing: keeps --help fast
+    from algos.trainer import RunStopped, train_and_evaluate  # after flag parsing: keeps --help fast
 
     try:
         config = FLAGS.config
         config.algo  # a config file that failed to load raises only when first read
     except OSError as err:
-        _bad_override(str(err).splitlines()[-1])
+        _missing_config_file(err)
+    workdir = FLAGS.workdir or default_workdir(config)
     try:
-        train_and_evaluate(config, FLAGS.workdir or default_workdir(config))
+        train_and_evaluate(config, workdir)
     except StitchError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except RunStopped as stopped:
+        print(str(stopped), file=sys.stderr)
+        sys.exit(stopped.exit_code)
+    except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+        print(f"interrupted; rerun the same command to resume from the last checkpoint in {workdir} "
+              f"(if one was written).", file=sys.stderr)
+        sys.exit(130)
+
+
+def _missing_config_file(err):
+    """A --config path that does not exist: name it and list the registered algorithms."""
+    from algos import ALGOS
+    print(f"error: bad --config flag: {str(err).splitlines()[-1].strip()}\nFix: pass one of the "
+          f"algorithm config files: " + ", ".join(f"configs/{name}.py" for name in sorted(ALGOS))
+          + " (optionally with a preset: configs/iql.py:pendulum).", file=sys.stderr)
+    sys.exit(2)
 
 
 def parse_flags(argv):

@@ -99,6 +99,14 @@ def scale_by_learning_rate_in_state(learning_rate, decay_steps: Optional[int] = 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def quiet_logs():
+    """Hide the INFO lines of JAX and orbax (backends tried, every checkpoint step) in command-line
+    tools, unless the user asked for them with --verbosity."""
+    from absl import flags, logging
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+
+
 def make_optimizer(learning_rate, decay_steps: Optional[int] = None,
                    max_grad_norm: Optional[float] = None):
     """Adam; with `decay_steps`, the rate cosine-decays over them (IQL's actor: its phase's

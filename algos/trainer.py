@@ -11,7 +11,11 @@ everything algorithm-specific comes through the contract (algos/common.py).
 """
 import contextlib
 import functools
+import json
 import os
+import signal
+import sys
+import threading
 import time
 import warnings
 
@@ -53,6 +57,41 @@ def make_train_chunk(config, phase, num_steps: int):
         return jax.lax.scan(body, carry, None, length=num_steps)
 
     return chunk
+
+
+class RunStopped(Exception):
+    """A run stopped on SIGINT/SIGTERM after checkpointing; `exit_code` is 128 + the signal."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class StopOnSignal:
+    """While active (main thread only), SIGINT and SIGTERM ask the training loop to stop at the
+    end of the current chunk, with a checkpoint; a second signal stops at once (KeyboardInterrupt,
+    losing the work since the last checkpoint)."""
+
+    def __enter__(self):
+        self.signum, self.previous = None, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            self.__exit__()
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name} received: stopping at the end of the current chunk "
+              f"of updates, with a checkpoint (send it again to stop at once, losing the updates "
+              f"since the last checkpoint).", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc_info):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
 
 
 def fixed_fields(algo):
@@ -200,7 +239,8 @@ def _train_and_evaluate(config, workdir, cleanup):
             carry = init_runs(config, algo, info.spec, points, aux, local)
             columns = _metric_names(config, phases, lengths, carry, hparams, data)
         cleanup.callback(wd.WorkdirLock(workdir).release)  # one run per workdir at a time
-        wd.prepare_workdir(config, workdir)
+        last_phase = [p for p, n in zip(phases, lengths) if n > 0][-1]
+        wd.prepare_workdir(config, workdir, extendable=(last_phase.steps,))
     except StitchError:
         if evaluator is not None:
             evaluator.close()
@@ -212,12 +252,16 @@ def _train_and_evaluate(config, workdir, cleanup):
     carry, data = shard_runs(carry, num_runs), replicate(data)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int)  # global update of each phase's start
     position, history, train_time = (0, 0), [], 0.0
+    compile_before, wall_before, saved_metrics = 0.0, 0.0, None  # from the checkpoint resumed
     start = time.perf_counter()
     restored = wd.restore_latest(manager, carry, ckpt_dir)
     if restored is not None:
         step, restored = restored
         wd.check_same_data(restored.meta["policy_io"], info, ckpt_dir)
         carry, history, train_time = restored.carry, restored.meta["eval"], restored.meta["train_time"]
+        compile_before = restored.meta.get("compile_time", 0.0)
+        wall_before = restored.meta.get("wall_time", 0.0)
+        saved_metrics = restored.meta.get("metrics")
         position = (int(restored.meta.get("phase", 0)), int(restored.meta.get("phase_step", step)))
         carry = shard_runs(carry, num_runs)
         where = "" if len(phases) == 1 else f" (phase '{phases[position[0]].name}', step {position[1]})"
@@ -237,7 +281,13 @@ def _train_and_evaluate(config, workdir, cleanup):
             compile_time += time.perf_counter() - t0
         return chunk_fns[index, n]
 
-    def evaluate_and_save(index, phase_step, carry):
+    def save(index, phase_step, carry):
+        wd.save_checkpoint(manager, int(offsets[index] + phase_step), carry, {
+            "eval": history, "train_time": train_time, "policy_io": wd.policy_io(info),
+            "phase": index, "phase_step": phase_step, "compile_time": compile_before + compile_time,
+            "wall_time": wall_before + time.perf_counter() - start, "metrics": log.saved()})
+
+    def evaluate(index, phase_step, carry):
         phase = phases[index]
         if evaluator is not None and phase.evaluate:
             # A fresh seed per evaluation (the k-th uses k), also for a final one off the interval.
@@ -248,22 +298,32 @@ def _train_and_evaluate(config, workdir, cleanup):
             if len(phases) > 1:
                 entry["phase"] = phase.name
             history.append(entry)
-        if config.checkpoint:
-            wd.save_checkpoint(manager, int(offsets[index] + phase_step), carry, {
-                "eval": history, "train_time": train_time, "policy_io": wd.policy_io(info),
-                "phase": index, "phase_step": phase_step})
+
+    def stop(index, phase_step, carry):
+        """Checkpoint where the loop is (unless that is the last checkpoint) and stop the run."""
+        update = int(offsets[index] + phase_step)
+        if config.checkpoint and last_ckpt != update:
+            save(index, phase_step, carry)
+        bar.close()
+        kept = ("rerun the same command to resume" if config.checkpoint else
+                "config.checkpoint=False, so a rerun starts over")
+        raise RunStopped(f"stopped at update {update}; {kept} (outputs in {workdir}).", stopper.signum)
 
     try:
         log = wd.MetricsLog(wd.process_file(workdir, "metrics.csv"), [p.name for p in phases],
-                            position, runs, columns, first_run=local[0])
+                            position, runs, columns, first_run=local[0], restored=saved_metrics)
         last_ckpt = int(offsets[position[0]] + position[1]) if restored is not None else None
+        last_save = time.monotonic()
         bar = tqdm(total=int(offsets[-1]), initial=int(offsets[position[0]] + position[1]),
                    disable=not config.progress_bar, desc=f"{config.algo}", unit="upd")
+        stopper = cleanup.enter_context(StopOnSignal())
         for index, phase in enumerate(phases):
             if index < position[0]:
                 continue
             step = position[1] if index == position[0] else 0
             while step < lengths[index]:
+                if stopper.signum is not None:  # e.g. during a compile or an evaluation
+                    stop(index, step, carry)
                 n = min(config.log_interval, lengths[index] - step)
                 fn = compiled_chunk(index, n, carry)
                 t0 = time.perf_counter()
@@ -277,13 +337,19 @@ def _train_and_evaluate(config, workdir, cleanup):
                 step += n
                 log.write(phase.name, step, {k: v.mean(0) for k, v in metrics.items()})
                 bar.update(n)
-                if step % config.eval_interval == 0 or step == lengths[index]:
-                    evaluate_and_save(index, step, carry)
-                    last_ckpt = int(offsets[index] + step) if config.checkpoint else last_ckpt
+                due = step % config.eval_interval == 0 or step == lengths[index]
+                if due:
+                    evaluate(index, step, carry)
                     if history:
                         last = history[-1]
                         bar.set_postfix(score=_fmt(last["normalized_score"] or last["return"]))
+                if config.checkpoint and (due or time.monotonic() - last_save >= config.checkpoint_interval_s):
+                    save(index, step, carry)
+                    last_ckpt, last_save = int(offsets[index] + step), time.monotonic()
+                if stopper.signum is not None:
+                    stop(index, step, carry)
         bar.close()
+        stopper.__exit__()  # the run is complete: a signal from here on acts as usual
     finally:  # on errors too: no leaked env processes, no half-finished checkpoint writes
         if evaluator is not None:
             evaluator.close()
@@ -312,17 +378,32 @@ def _train_and_evaluate(config, workdir, cleanup):
         "behaviour_normalized_score": None if info.behaviour_score is None else float(info.behaviour_score),
         "updates_per_second": offsets[-1] / train_time if train_time > 0 else None,
         "train_time_s": train_time,  # compiled training chunks only (over resumes too)
-        "compile_time_s": compile_time,
+        "compile_time_s": compile_before + compile_time,  # over resumes too
         "num_transitions": info.num_transitions,
         "num_episodes": info.num_episodes,
         "ref_min_score": info.ref_min_score,
         "ref_max_score": info.ref_max_score,
     }
-    results["wall_time_s"] = time.perf_counter() - start  # this invocation: load, compile, eval
+    results["extensions"] = wd.extensions_of(workdir)
+    # Wall time from dataset load to the end, over the invocations whose work was kept; a
+    # re-run of a finished workdir trains nothing and keeps the recorded figure.
+    results["wall_time_s"] = wall_before + time.perf_counter() - start
+    if restored is not None and offsets[position[0]] + position[1] == offsets[-1]:
+        results["wall_time_s"] = _previous_wall_time(workdir, wall_before)
     if jax.process_index() == 0:
         wd.write_json(os.path.join(workdir, "results.json"), results)
         print(summary(results))
+        print(f"Outputs in {os.path.abspath(workdir)}: results.json, metrics.csv, config.json"
+              + (", checkpoints/" if config.checkpoint else ""))
     return results
+
+
+def _previous_wall_time(workdir, fallback):
+    try:
+        with open(os.path.join(workdir, "results.json")) as f:
+            return float(json.load(f)["wall_time_s"])
+    except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: the checkpoint's figure
+        return fallback
 
 
 def _gather_processes(history, train_time):
@@ -357,7 +438,8 @@ def summary(results) -> str:
     ups = results["updates_per_second"]
     lines = [f"\n{results['algo']} on {results['dataset']} ({results['env_id'] or 'no env'}): "
              f"{results['num_runs']} run(s) x {results['num_updates']} updates, "
-             f"{'n/a' if ups is None else f'{ups:.0f}'} updates/s per run (all runs in one program)"]
+             f"{'n/a' if ups is None else f'{ups:.0f}'} updates/s per run (training steps only; "
+             f"all runs in one program)"]
     if results["final_return"] is None:
         lines.append("  no evaluation (no environment spec or eval_episodes=0)")
     else:

@@ -4,8 +4,11 @@ Also what reads a finished workdir back: `restore` (config, carry, meta of a che
 `load_policy` (a host policy from a checkpoint, for scripts/collect.py).
 """
 import csv
+import datetime
 import fcntl
 import functools
+import hashlib
+import io
 import json
 import os
 import warnings
@@ -20,7 +23,10 @@ from algos.common import Spec, StitchError, contract
 from algos.runs import bind, init_runs, parse_sweep, process_share, run_table
 from data.dataset import DataInfo, denormalize_actions, observations_for_policy
 
-IGNORED_ON_RESUME = ("progress_bar",)  # fields that may differ between a run and its resume
+# Fields that may differ between a run and its resume: they change how a run is watched and
+# saved, never what it computes.
+IGNORED_ON_RESUME = ("progress_bar", "checkpoint_interval_s")
+CHECKSUMS = "stitch-checksums.json"  # written into each checkpoint's folder after orbax commits it
 
 
 def write_json(path, obj):
@@ -39,7 +45,7 @@ class WorkdirLock:
     """
 
     def __init__(self, workdir):
-        os.makedirs(workdir, exist_ok=True)
+        ensure_writable(workdir)
         self.fd = os.open(process_file(workdir, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -60,23 +66,83 @@ class WorkdirLock:
             self.fd = None
 
 
-def prepare_workdir(config, workdir):
-    """Create the workdir, or check that an existing one holds a run of the same config."""
-    os.makedirs(workdir, exist_ok=True)
+def ensure_writable(workdir):
+    """Create the workdir if needed and check that files can be written in it, before any work.
+
+    A path that is a file, a folder without write permission or a read-only file system stop
+    here with a message instead of an OSError traceback mid-run.
+    """
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise StitchError(f"--workdir {workdir} is a file, not a folder. Fix: pass a folder path "
+                          f"(it is created if missing), e.g. --workdir=runs/my_run.")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as err:
+        raise StitchError(
+            f"Cannot write to workdir {workdir} ({type(err).__name__}: {err.strerror or err}). Fix: "
+            f"make it writable (e.g. chmod u+w), or pass a --workdir on a writable disk.") from None
+
+
+def read_json(path, what):
+    """A JSON file the project wrote, or a StitchError naming it when it is damaged."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise StitchError(f"{path} is damaged (not valid JSON: {err}); {what}") from None
+
+
+def prepare_workdir(config, workdir, extendable=()):
+    """Create the workdir, or check that an existing one holds a run of the same config.
+
+    Fields in `extendable` (the last phase's length) may grow: a finished or stopped run then
+    continues to the new length; the change is kept in `extensions.json` and results.json.
+    """
+    ensure_writable(workdir)
     path = os.path.join(workdir, "config.json")
     current = json.loads(config.to_json_best_effort())
-    if os.path.exists(path):
-        with open(path) as f:
-            previous = json.load(f)
-        diff = sorted(k for k in set(previous) | set(current)
-                      if k not in IGNORED_ON_RESUME and previous.get(k) != current.get(k))
-        if diff:
-            detail = ", ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in diff)
-            raise StitchError(
-                f"Workdir {workdir} holds a run with a different config ({detail}); resuming it "
-                f"would mix two experiments. Fix: pass a new --workdir, or delete the old one.")
-    else:
+    if not os.path.exists(path):
         write_json(path, current)
+        return
+    previous = read_json(path, (
+        "it records which config this workdir's run used. Fix: if you are re-running the command "
+        "that made this workdir, delete config.json and re-run it (the checkpoints are checked "
+        "against the dataset on resume); otherwise pass a new --workdir."))
+    diff = sorted(k for k in set(previous) | set(current)
+                  if k not in IGNORED_ON_RESUME and previous.get(k) != current.get(k))
+    longer = [k for k in diff if k in extendable and isinstance(previous.get(k), int)
+              and current[k] > previous[k]]
+    if diff and diff == longer:
+        extensions = extensions_of(workdir)
+        extensions += [{"field": k, "from": previous[k], "to": current[k],
+                        "time": datetime.datetime.now().isoformat(timespec="seconds")} for k in longer]
+        write_json(os.path.join(workdir, "extensions.json"), extensions)
+        write_json(path, {**previous, **{k: current[k] for k in longer}})
+        print(f"Extending the run in {workdir}: " + ", ".join(
+            f"{k} {previous[k]} -> {current[k]}" for k in longer) + ". Learning-rate schedules that "
+            f"span a phase (e.g. IQL's cosine actor decay) now span the new length, so the result "
+            f"is not the same as a run trained to that length from the start.")
+        return
+    if diff:
+        detail = ", ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in diff)
+        grow = [k for k in diff if k in extendable]
+        hint = (f" ({', '.join(grow)} may only grow: a run can be continued, not shortened)"
+                if grow and diff == grow else "")
+        raise StitchError(
+            f"Workdir {workdir} holds a run with a different config ({detail}){hint}; resuming it "
+            f"would mix two experiments. Fix: pass a new --workdir, or delete the old one.")
+
+
+def extensions_of(workdir):
+    """The record of a run's extensions (a larger num_updates on a later invocation)."""
+    path = os.path.join(workdir, "extensions.json")
+    if not os.path.exists(path):
+        return []
+    return read_json(path, "it records the run's extensions. Fix: delete it (only the record is lost).")
 
 
 class MetricsLog:
@@ -84,31 +150,70 @@ class MetricsLog:
 
     `columns` are every metric any phase logs (a phase leaves the others' cells empty);
     `runs` is a list of (seed index, {grid field: value}) per run, the first numbered `first_run`
-    (a process's share under jax.distributed). On resume the file is cut
-    back to the rows at or before the resumed position `(phase index, step in phase)`.
+    (a process's share under jax.distributed).
+
+    The rows up to a checkpoint belong to it: `saved()` goes into every checkpoint's meta, and a
+    resume from `resume_at = (phase index, step in phase)` rewrites the file from the
+    checkpoint's rows (`restored`). Rows the file held past the checkpoint are dropped (the
+    resumed run writes them again); a damaged or missing file is rebuilt with a warning.
     """
 
-    def __init__(self, path, phase_names, resume_at, runs, columns, first_run=0):
+    def __init__(self, path, phase_names, resume_at, runs, columns, first_run=0, restored=None):
         self.path, self.runs, self.first_run = path, runs, first_run
         grid_fields = list(runs[0][1]) if runs else []
         self.fields = ["phase", "step", "run", "seed", *grid_fields, *sorted(columns)]
-        order = {name: i for i, name in enumerate(phase_names)}
-        rows = []
-        if os.path.exists(path) and resume_at > (0, 0):
-            with open(path) as f:
-                rows = [r for r in csv.DictReader(f)
-                        if (order[r["phase"]], int(r["step"])) <= resume_at]
+        self.order = {name: i for i, name in enumerate(phase_names)}
+        self.rows = []
+        if resume_at > (0, 0):
+            on_file, problem = self._read(resume_at)
+            if restored is not None:
+                self.rows = [[row.get(f, "") for f in self.fields] for row in
+                             (dict(zip(restored["fields"], r)) for r in restored["rows"])]
+                if problem or on_file != self.rows:
+                    problem = problem or "its rows differ from the checkpoint's"
+                    warnings.warn(f"{path} was damaged ({problem}); rewrote its {len(self.rows)} "
+                                  f"rows up to the checkpoint from the checkpoint's copy.", stacklevel=3)
+            else:  # a checkpoint written before metrics were saved with checkpoints
+                self.rows = on_file or []
+                if problem:
+                    warnings.warn(f"{path} was damaged ({problem}) and this run's checkpoints "
+                                  f"predate saved metrics: its rows before the resume are lost.",
+                                  stacklevel=3)
         with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, self.fields)
-            w.writeheader()
-            w.writerows(rows)
+            w = csv.writer(f)
+            w.writerow(self.fields)
+            w.writerows(self.rows)
+
+    def _read(self, resume_at):
+        """(rows at or before resume_at, None) from the file, or (None, what is wrong with it)."""
+        if not os.path.exists(self.path):
+            return None, "missing"
+        try:
+            with open(self.path, "rb") as f:
+                lines = list(csv.reader(io.StringIO(f.read().decode("utf-8"), newline="")))
+            if not lines or lines[0] != self.fields:
+                return None, "its header is not this run's"
+            rows = []
+            for line in lines[1:]:
+                if len(line) != len(self.fields):
+                    return None, f"a line has {len(line)} cells, not {len(self.fields)}"
+                if (self.order[line[0]], int(line[1])) <= resume_at:
+                    rows.append(line)
+            return rows, None
+        except (UnicodeDecodeError, KeyError, ValueError, csv.Error) as err:
+            return None, f"unreadable: {type(err).__name__}: {err}"
 
     def write(self, phase, step, metrics):
+        new = [[str(x) for x in [phase, step, self.first_run + r, seed, *grid.values()]] +
+               [f"{float(metrics[k][r]):.6g}" if k in metrics else "" for k in self.fields[4 + len(grid):]]
+               for r, (seed, grid) in enumerate(self.runs)]
+        self.rows += new
         with open(self.path, "a", newline="") as f:
-            w = csv.DictWriter(f, self.fields)
-            for r, (seed, grid) in enumerate(self.runs):
-                w.writerow({"phase": phase, "step": step, "run": self.first_run + r, "seed": seed, **grid,
-                            **{k: f"{float(v[r]):.6g}" for k, v in metrics.items()}})
+            csv.writer(f).writerows(new)
+
+    def saved(self):
+        """What a checkpoint keeps of the log: every row so far."""
+        return {"fields": self.fields, "rows": list(self.rows)}
 
 
 def checkpoint_dir(workdir):
@@ -154,18 +259,62 @@ def _to_device(carry):
 def save_checkpoint(manager, step, carry, meta):
     manager.save(step, args=ocp.args.Composite(carry=ocp.args.StandardSave(_host_local(carry)),
                                                meta=ocp.args.JsonSave(meta)))
+    manager.wait_until_finished()
+    step_dir = os.path.join(str(manager.directory), str(step))
+    write_json(os.path.join(step_dir, CHECKSUMS), _digests(step_dir))
+
+
+def _digests(step_dir):
+    """sha256 of every file of a checkpoint (its checksum file excepted), by relative path."""
+    digests = {}
+    for root, _, files in os.walk(step_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, step_dir)
+            if rel in (CHECKSUMS, CHECKSUMS + ".tmp"):
+                continue
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            digests[rel] = h.hexdigest()
+    return digests
+
+
+def verify_checkpoint(step_dir):
+    """None when the checkpoint's files match the checksums written with it, else what differs.
+
+    A checkpoint without a checksum file (written by an older stitch, or cut between orbax's
+    commit and the checksum) is taken as it is."""
+    path = os.path.join(step_dir, CHECKSUMS)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            expected = json.load(f)
+    except (ValueError, UnicodeDecodeError):
+        return f"its checksum file {CHECKSUMS} is damaged"
+    actual = _digests(step_dir)
+    bad = sorted(k for k in expected if actual.get(k) != expected[k])
+    if bad:
+        return f"checksum mismatch in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}"
+    return None
 
 
 def restore_latest(manager, carry, ckpt_dir):
     """(step, restored) of the newest checkpoint that restores, or None when there is none.
 
-    A damaged newest checkpoint (an item missing after a full disk or a partial copy) is moved
-    aside to `damaged-<step>` with a warning, and the one before it is used; if none restores,
+    A damaged newest checkpoint (an item missing after a full disk or a partial copy, or bytes
+    that no longer match the checksums written with it) is moved aside to `damaged-<step>` with a warning, and the one before it is used; if none restores,
     nothing is moved and the run stops with a clear error.
     """
     steps = sorted(manager.all_steps(), reverse=True)
     failures = []
     for step in steps:
+        damage = verify_checkpoint(os.path.join(ckpt_dir, str(step)))
+        if damage:
+            failures.append((step, damage))
+            continue
         try:
             restored = manager.restore(step, args=ocp.args.Composite(
                 carry=ocp.args.StandardRestore(_host_local(carry)), meta=ocp.args.JsonRestore()))
@@ -219,8 +368,10 @@ def load_config(workdir):
     if not os.path.exists(path):
         raise StitchError(f"{workdir} is not a stitch workdir (no config.json). Fix: pass the "
                           f"--workdir of a finished or checkpointed training run.")
-    with open(path) as f:
-        config = ml_collections.ConfigDict(json.load(f))
+    config = ml_collections.ConfigDict(read_json(path, (
+        "it records the config of the run whose checkpoints are here. Fix: restore it from a copy "
+        "(the run's command line rebuilds it: re-run it with --workdir pointing at a new folder "
+        "and copy that config.json here).")))
     if "hidden_dims" in config:
         config.hidden_dims = tuple(config.hidden_dims)
     return config
@@ -238,10 +389,25 @@ def restore(workdir, step=None, aux=None):
         raise StitchError(f"Restoring a {config.algo} checkpoint needs the output of its prepare "
                           f"step. Fix: pass aux=algo.prepare(config, data, info).")
     manager = checkpoint_manager(workdir)
-    step = manager.latest_step() if step is None else step
     if step is None:
-        raise StitchError(f"No checkpoint in {workdir}/checkpoints. Fix: train with "
-                          f"config.checkpoint=True first.")
+        steps = sorted(manager.all_steps(), reverse=True)
+        if not steps:
+            raise StitchError(f"No checkpoint in {workdir}/checkpoints. Fix: train with "
+                              f"config.checkpoint=True first.")
+        good = [s for s in steps if verify_checkpoint(os.path.join(checkpoint_dir(workdir), str(s))) is None]
+        if not good:
+            raise StitchError(f"Every checkpoint in {checkpoint_dir(workdir)} fails its checksum "
+                              f"(damaged files). Fix: train this run again in a new --workdir.")
+        if good[0] != steps[0]:
+            warnings.warn(f"The checkpoint at update {steps[0]} in {workdir} is damaged ("
+                          f"{verify_checkpoint(os.path.join(checkpoint_dir(workdir), str(steps[0])))}); "
+                          f"using the one at update {good[0]}.", stacklevel=2)
+        step = good[0]
+    else:
+        damage = verify_checkpoint(os.path.join(checkpoint_dir(workdir), str(step)))
+        if damage:
+            raise StitchError(f"The checkpoint at update {step} in {workdir} is damaged ({damage}). "
+                              f"Fix: restore another step (step=None picks the newest good one).")
     meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
     points = parse_sweep(config)
     target = init_runs(config, algo, Spec.from_json(meta["policy_io"]["spec"]), points, aux,

@@ -37,6 +37,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.reward_shift = 0.0               # for reward_transform=scale_shift
     c.bc_top_fraction = 1.0            # train on the top fraction of episodes by return (%BC); 1.0 = all
     c.checkpoint = True                # write orbax checkpoints at every evaluation, resume from them
+    c.checkpoint_interval_s = 600.0    # also checkpoint after any chunk that ends this long after the last one
     c.progress_bar = True              # tqdm progress over updates
     c.sweep = ""                       # hyperparameter grid on the run axis: "expectile=0.6,0.7 temperature=3,10"
     return c
@@ -101,6 +102,7 @@ _CHECKS = {
     "log_interval": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "eval_interval": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "eval_episodes": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0 disables evaluation)"),
+    "checkpoint_interval_s": (lambda v: v > 0, "a positive number of seconds"),
     "hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
                     "a non-empty tuple of positive integers, e.g. '(256,256)'"),
     "actor_lr": (lambda v: v > 0, "a positive float"),

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import gymnasium as gym
 from absl import app, flags
 
-from algos.common import StitchError
+from algos.common import StitchError, quiet_logs
 from algos.workdir import load_policy
 from data.collect import collect, make_policy, with_action_noise
 
@@ -40,6 +40,7 @@ def policy_from_name(name, env, action_noise=0.0, run=0):
 
 def main(argv):
     del argv
+    quiet_logs()
     env = gym.make(FLAGS.env)
     try:
         if FLAGS.policy == "random" and FLAGS.ref_max_score is None:
