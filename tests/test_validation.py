@@ -61,7 +61,7 @@ def test_unknown_dataset_names_where_it_looked(tmp_path, monkeypatch, minari_roo
     with pytest.raises(StitchError) as err:
         _run(tmp_path, dataset="nobody/nothing/none-v0")
     msg = str(err.value)
-    assert "Unknown dataset 'nobody/nothing/none-v0'" in msg
+    assert "Dataset 'nobody/nothing/none-v0' was not found locally" in msg
     assert os.path.join(minari_root, "nobody/nothing/none-v0") in msg
     assert "ConnectionError: network unreachable" in msg and "MINARI_DATASETS_PATH" in msg
     assert not os.path.exists(tmp_path / "w")
