@@ -10,7 +10,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from algos.common import StitchError, quiet_logs
+from algos.common import StitchError, default_compile_cache, quiet_logs, use_compile_cache
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,6 +41,9 @@ flags.DEFINE_bool("distributed", False, "initialise jax.distributed from the clu
                   "(SLURM, Open MPI, TPU pods: jax.distributed.initialize() with no arguments)")
 flags.DEFINE_string("workdir", None, "Output folder (default: runs/<algo>_<dataset>_seed<seed>). "
                     "Re-running on the same workdir resumes from its last checkpoint.")
+flags.DEFINE_string("compile_cache", None, "Folder of JAX's persistent compilation cache, so a "
+                    "re-run or resume loads compiled programs instead of compiling them again "
+                    "(default: $STITCH_COMPILE_CACHE or ~/.cache/stitch/jax-compile); 'off' disables it.")
 FLAGS = flags.FLAGS
 
 
@@ -53,6 +56,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     quiet_logs()
+    use_compile_cache(FLAGS.compile_cache or default_compile_cache())
     if FLAGS.coordinator_address or FLAGS.distributed:  # before any computation touches a device
         import jax
         jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)

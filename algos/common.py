@@ -12,6 +12,7 @@ The algorithm contract (README "Adding an algorithm"): a module with `init(confi
                                            (actions, memory), and evaluation carries it.
 `contract(algo)` resolves those defaults in one place, so the driver never asks for a name.
 """
+import os
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -99,6 +100,31 @@ def scale_by_learning_rate_in_state(learning_rate, decay_steps: Optional[int] = 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def default_compile_cache():
+    """Where compiled programs are kept between runs: $STITCH_COMPILE_CACHE, else
+    $XDG_CACHE_HOME/stitch/jax-compile (~/.cache/stitch/jax-compile)."""
+    if os.environ.get("STITCH_COMPILE_CACHE"):
+        return os.environ["STITCH_COMPILE_CACHE"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "stitch", "jax-compile")
+
+
+def use_compile_cache(path, max_bytes: int = 4 << 30):
+    """JAX's persistent compilation cache in `path` ("off" or None: leave it off).
+
+    A re-run, a resume, a sweep's repeat or the test suite then loads the compiled programs
+    instead of compiling them again (the key is the program, the jax/jaxlib version and the
+    device, so a stale entry is never used). Every program is cached, however fast it compiled;
+    the oldest entries are evicted past `max_bytes`.
+    """
+    if not path or path == "off":
+        return None
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_compilation_cache_max_size", max_bytes)
+    return path
+
+
 def quiet_logs():
     """Hide the INFO lines of JAX and orbax (backends tried, every checkpoint step) in command-line
     tools, unless the user asked for them with --verbosity."""
@@ -140,4 +166,4 @@ def network_inputs(config, spec: Spec):
     """(example observation, example action, torso spec) to build an algorithm's networks."""
     obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
     act = jnp.zeros((1, spec.action_dim), jnp.float32)
-    return obs, act, torso_spec(config.torso, spec.observation_shape)
+    return obs, act, torso_spec(config.torso, spec.observation_shape, config.get("compute_dtype", "float32"))

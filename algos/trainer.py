@@ -252,7 +252,7 @@ def _train_and_evaluate(config, workdir, cleanup):
     carry, data = shard_runs(carry, num_runs), replicate(data)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int)  # global update of each phase's start
     position, history, train_time = (0, 0), [], 0.0
-    compile_before, wall_before, saved_metrics = 0.0, 0.0, None  # from the checkpoint resumed
+    compile_before, trace_before, wall_before, saved_metrics = 0.0, 0.0, 0.0, None  # from the checkpoint
     start = time.perf_counter()
     restored = wd.restore_latest(manager, carry, ckpt_dir)
     if restored is not None:
@@ -260,6 +260,7 @@ def _train_and_evaluate(config, workdir, cleanup):
         wd.check_same_data(restored.meta["policy_io"], info, ckpt_dir)
         carry, history, train_time = restored.carry, restored.meta["eval"], restored.meta["train_time"]
         compile_before = restored.meta.get("compile_time", 0.0)
+        trace_before = restored.meta.get("trace_time", 0.0)
         wall_before = restored.meta.get("wall_time", 0.0)
         saved_metrics = restored.meta.get("metrics")
         position = (int(restored.meta.get("phase", 0)), int(restored.meta.get("phase_step", step)))
@@ -267,24 +268,29 @@ def _train_and_evaluate(config, workdir, cleanup):
         where = "" if len(phases) == 1 else f" (phase '{phases[position[0]].name}', step {position[1]})"
         print(f"Resuming from the checkpoint at update {step}{where} in {ckpt_dir}.")
 
-    chunk_fns, compile_time = {}, 0.0
+    chunk_fns, compile_time, trace_time = {}, 0.0, 0.0
 
     def compiled_chunk(index, n, carry):
-        """Ahead-of-time compiled chunk of n updates of phase `index` (timed apart from training)."""
-        nonlocal compile_time
+        """Ahead-of-time compiled chunk of n updates of phase `index` (timed apart from training:
+        tracing and lowering to XLA, then XLA's compilation, which the compile cache can skip)."""
+        nonlocal compile_time, trace_time
         if (index, n) not in chunk_fns:
             t0 = time.perf_counter()
             fn = jax.jit(jax.vmap(make_train_chunk(config, phases[index], n), in_axes=(0, 0, None)),
                          donate_argnums=0)
             with _swept_values_traced(config):
-                chunk_fns[index, n] = fn.lower(carry, hparams, data).compile()
-            compile_time += time.perf_counter() - t0
+                lowered = fn.lower(carry, hparams, data)
+                t1 = time.perf_counter()
+                chunk_fns[index, n] = lowered.compile()
+            trace_time += t1 - t0
+            compile_time += time.perf_counter() - t1
         return chunk_fns[index, n]
 
     def save(index, phase_step, carry):
         wd.save_checkpoint(manager, int(offsets[index] + phase_step), carry, {
             "eval": history, "train_time": train_time, "policy_io": wd.policy_io(info),
             "phase": index, "phase_step": phase_step, "compile_time": compile_before + compile_time,
+            "trace_time": trace_before + trace_time,
             "wall_time": wall_before + time.perf_counter() - start, "metrics": log.saved()})
 
     def evaluate(index, phase_step, carry):
@@ -378,7 +384,8 @@ def _train_and_evaluate(config, workdir, cleanup):
         "behaviour_normalized_score": None if info.behaviour_score is None else float(info.behaviour_score),
         "updates_per_second": offsets[-1] / train_time if train_time > 0 else None,
         "train_time_s": train_time,  # compiled training chunks only (over resumes too)
-        "compile_time_s": compile_before + compile_time,  # over resumes too
+        "compile_time_s": compile_before + compile_time,  # XLA compilation of the chunks, over resumes too
+        "trace_time_s": trace_before + trace_time,  # tracing and lowering them (no cache keeps it)
         "num_transitions": info.num_transitions,
         "num_episodes": info.num_episodes,
         "ref_min_score": info.ref_min_score,

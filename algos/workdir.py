@@ -20,6 +20,7 @@ import orbax.checkpoint as ocp
 
 from algos import get_algo
 from algos.common import Spec, StitchError, contract
+from configs.base import get_base_config
 from algos.runs import bind, init_runs, parse_sweep, process_share, run_table
 from data.dataset import DataInfo, denormalize_actions, observations_for_policy
 
@@ -112,8 +113,10 @@ def prepare_workdir(config, workdir, extendable=()):
         "it records which config this workdir's run used. Fix: if you are re-running the command "
         "that made this workdir, delete config.json and re-run it (the checkpoints are checked "
         "against the dataset on resume); otherwise pass a new --workdir."))
+    # A field added to stitch after this workdir was made counts as its default there.
+    base = json.loads(get_base_config().to_json_best_effort())
     diff = sorted(k for k in set(previous) | set(current)
-                  if k not in IGNORED_ON_RESUME and previous.get(k) != current.get(k))
+                  if k not in IGNORED_ON_RESUME and previous.get(k, base.get(k)) != current.get(k))
     longer = [k for k in diff if k in extendable and isinstance(previous.get(k), int)
               and current[k] > previous[k]]
     if diff and diff == longer:

@@ -32,6 +32,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.tau = 0.005                      # Polyak rate of target networks
     c.observation_transform = "zscore"  # zscore (dataset statistics, train and eval alike) | none | div255 (uint8 pixels)
     c.torso = "mlp"                    # observation torso of every network: mlp (flattens) | cnn (MinAtar's 3x3x16 conv)
+    c.compute_dtype = "float32"        # float32 | bfloat16: matmuls in bfloat16, parameters/optimizer/losses float32
     c.reward_transform = "none"        # none | iql_locomotion (x1000 / return range) | scale_shift
     c.reward_scale = 1.0               # for reward_transform=scale_shift: r * scale + shift
     c.reward_shift = 0.0               # for reward_transform=scale_shift
@@ -90,6 +91,7 @@ def dataset_preset_name(dataset_id: str) -> str:
 REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")
 OBSERVATION_TRANSFORMS = ("zscore", "none", "div255")
 TORSOS = ("mlp", "cnn")
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 # field -> (check, what a valid value is). Checked when the field exists in the config.
 _CHECKS = {
@@ -113,6 +115,7 @@ _CHECKS = {
     "reward_transform": (lambda v: v in REWARD_TRANSFORMS, f"one of {REWARD_TRANSFORMS}"),
     "observation_transform": (lambda v: v in OBSERVATION_TRANSFORMS, f"one of {OBSERVATION_TRANSFORMS}"),
     "torso": (lambda v: v in TORSOS, f"one of {TORSOS}"),
+    "compute_dtype": (lambda v: v in COMPUTE_DTYPES, f"one of {COMPUTE_DTYPES}"),
     "sweep": (lambda v: isinstance(v, str), 'a string like "expectile=0.6,0.7 temperature=3,10"'),
     "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
     "expectile": (lambda v: 0.0 < v < 1.0, "in (0, 1) (IQL uses 0.7 for locomotion)"),

@@ -5,7 +5,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from networks.mlp import MLP, default_init, ensemble
-from networks.torsos import Torso, TorsoSpec
+from networks.torsos import Torso, TorsoSpec, matmul_dtype
 
 
 class QNetwork(nn.Module):
@@ -16,7 +16,8 @@ class QNetwork(nn.Module):
     @nn.compact
     def __call__(self, observations, actions):
         x = jnp.concatenate([Torso(self.torso)(observations), actions], axis=-1)
-        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(x)
+        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
+                dtype=matmul_dtype(self.torso))(x)
         return jnp.squeeze(x, -1)
 
 
@@ -28,7 +29,8 @@ class ValueNetwork(nn.Module):
     @nn.compact
     def __call__(self, observations):
         x = Torso(self.torso)(observations)
-        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm)(x)
+        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
+                dtype=matmul_dtype(self.torso))(x)
         return jnp.squeeze(x, -1)
 
 

@@ -5,8 +5,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from networks.mlp import MLP, default_init
-from networks.torsos import Torso, TorsoSpec
+from networks.mlp import MLP, default_init, dense
+from networks.torsos import Torso, TorsoSpec, matmul_dtype
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -20,8 +20,14 @@ class DeterministicPolicy(nn.Module):
 
     @nn.compact
     def __call__(self, observations):
-        x = MLP(self.hidden_dims, activate_final=True)(Torso(self.torso)(observations))
-        return jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x))
+        x = MLP(self.hidden_dims, activate_final=True, dtype=matmul_dtype(self.torso))(
+            Torso(self.torso)(observations))
+        return jnp.tanh(head(self.action_dim, self.torso)(x))
+
+
+def head(action_dim, torso):
+    """An output layer, in the networks' compute dtype (its output is float32 either way)."""
+    return dense(action_dim, default_init(1e-2), matmul_dtype(torso))
 
 
 def _gaussian_log_prob(x, mean, log_std):
@@ -74,10 +80,11 @@ class GaussianPolicy(nn.Module):
 
     @nn.compact
     def __call__(self, observations, temperature: float = 1.0):
-        x = MLP(self.hidden_dims, activate_final=True)(Torso(self.torso)(observations))
-        mean = jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x))
+        x = MLP(self.hidden_dims, activate_final=True, dtype=matmul_dtype(self.torso))(
+            Torso(self.torso)(observations))
+        mean = jnp.tanh(head(self.action_dim, self.torso)(x))
         if self.state_dependent_std:
-            log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x)
+            log_std = head(self.action_dim, self.torso)(x)
         else:
             log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
         log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
@@ -94,8 +101,9 @@ class TanhGaussianPolicy(nn.Module):
 
     @nn.compact
     def __call__(self, observations, temperature: float = 1.0):
-        x = MLP(self.hidden_dims, activate_final=True)(Torso(self.torso)(observations))
-        mean = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x)
-        log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(x)
+        x = MLP(self.hidden_dims, activate_final=True, dtype=matmul_dtype(self.torso))(
+            Torso(self.torso)(observations))
+        mean = head(self.action_dim, self.torso)(x)
+        log_std = head(self.action_dim, self.torso)(x)
         log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX) + jnp.log(temperature)
         return GaussianDist(mean, log_std, squash=True)

@@ -6,6 +6,10 @@ Every network (policies, critics, values) starts with a `Torso`, chosen by `conf
   cnn  the MinAtar paper's torso (Young & Tian 2019): one 3x3 convolution with 16 filters,
        stride 1, ReLU, flattened; the network's hidden Dense layers follow.
 Leading batch axes may be several (CQL scores (proposals, batch, ...) observations at once).
+
+The spec also carries the networks' compute dtype (`config.compute_dtype`): with "bfloat16"
+every Dense and Conv multiplies in bfloat16 (mixed precision: parameters, gradients, optimizer
+state and every network output stay float32; LayerNorm runs in float32).
 """
 from typing import NamedTuple
 
@@ -15,20 +19,32 @@ import jax.numpy as jnp
 TORSOS = ("mlp", "cnn")
 
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
 class TorsoSpec(NamedTuple):
-    """Which torso, and how many trailing axes of an input are the observation's own."""
+    """How every network reads its input: which torso, how many trailing axes of an input are
+    the observation's own, and the dtype its matmuls compute in."""
 
     kind: str = "mlp"
     observation_ndim: int = 1
+    compute_dtype: str = "float32"
 
 
-def torso_spec(kind: str, observation_shape) -> TorsoSpec:
+def matmul_dtype(spec: TorsoSpec):
+    """The `dtype` of a network's Dense/Conv layers: None (float32 throughout) or bfloat16."""
+    return jnp.bfloat16 if spec.compute_dtype == "bfloat16" else None
+
+
+def torso_spec(kind: str, observation_shape, compute_dtype: str = "float32") -> TorsoSpec:
     if kind not in TORSOS:
         raise ValueError(f"Unknown torso '{kind}'; use one of {TORSOS}.")
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"Unknown compute dtype '{compute_dtype}'; use one of {COMPUTE_DTYPES}.")
     if kind == "cnn" and len(observation_shape) != 3:
         raise ValueError(f"The cnn torso needs (height, width, channels) observations; these have "
                          f"shape {tuple(observation_shape)}.")
-    return TorsoSpec(kind, len(observation_shape))
+    return TorsoSpec(kind, len(observation_shape), compute_dtype)
 
 
 class Torso(nn.Module):
@@ -40,11 +56,12 @@ class Torso(nn.Module):
         if self.spec.kind == "cnn":
             batch_shape = observations.shape[:-3]
             x = observations.reshape(-1, *observations.shape[-3:])
-            x = nn.relu(nn.Conv(16, kernel_size=(3, 3), strides=1, padding="VALID")(x))
+            x = nn.relu(nn.Conv(16, kernel_size=(3, 3), strides=1, padding="VALID",
+                                dtype=matmul_dtype(self.spec))(x))
             return x.reshape(*batch_shape, -1)
         if ndim == 1:
             return observations
         return observations.reshape(*observations.shape[:-ndim], -1)
 
 
-__all__ = ["TORSOS", "Torso", "TorsoSpec", "torso_spec"]
+__all__ = ["COMPUTE_DTYPES", "TORSOS", "Torso", "TorsoSpec", "matmul_dtype", "torso_spec"]

@@ -7,6 +7,11 @@
   python scripts/benchmark.py throughput
   # (c) ensembles: SAC-N updates/s for N critics, and the vmapped ensemble vs a Python loop
   python scripts/benchmark.py ensemble --ensemble_sizes=2,10,50 --steps=100
+  # (d) every algorithm at its paper sizes, float32 vs bfloat16: FLOPs per update, updates/s,
+  #     achieved GFLOP/s and % of the same-run matmul peak of each dtype
+  python scripts/benchmark.py precision --cases=bc,td3_bc,iql,cql,sac_n,sac_n:num_critics=50
+  # (e) the persistent compile cache: the same short IQL job run twice (cold, then warm cache)
+  python scripts/benchmark.py compile_cache
 
 Every ratio is measured against a baseline taken in the same run.
 """
@@ -40,6 +45,7 @@ flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a
                      "in --out (scores; 0: evaluate only at the end)")
 flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
                   "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
+flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
 flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable)")
 flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
 flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
@@ -47,6 +53,10 @@ flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled
                   "runs (whole train_and_evaluate runs: 8 vmapped seeds vs 8 single-seed runs)")
 flags.DEFINE_list("ensemble_sizes", ["2", "10", "50"], "SAC-N critic counts (ensemble)")
 flags.DEFINE_integer("loop_size", 10, "critic count of the vmapped-vs-Python-loop comparison (ensemble)")
+flags.DEFINE_list("cases", None, "precision: algorithms at their paper sizes, each 'algo' or "
+                  "'algo:field=value' (default: every registered algorithm, plus SAC-N with N=50)")
+flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
+flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
 FLAGS = flags.FLAGS
 
 
@@ -57,7 +67,7 @@ def scores():
     table = json.load(open(FLAGS.out)) if os.path.exists(FLAGS.out) else {}
     for dataset in FLAGS.datasets:
         for algo in FLAGS.algos:
-            key = f"{algo}|{dataset}"
+            key = f"{algo}|{dataset}" + ("" if FLAGS.compute_dtype == "float32" else f"|{FLAGS.compute_dtype}")
             if key in table:
                 continue
             module = importlib.import_module(f"configs.{algo}")
@@ -68,8 +78,8 @@ def scores():
             config.update(dict(dataset=dataset, num_updates=FLAGS.num_updates,
                                num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
                                eval_interval=FLAGS.eval_interval or FLAGS.num_updates, log_interval=1000,
-                               progress_bar=False))
-            workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}")
+                               progress_bar=False, compute_dtype=FLAGS.compute_dtype))
+            workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}_{FLAGS.compute_dtype}")
             r = train_and_evaluate(config, workdir)
             table[key] = {"preset": preset, "scores": r["final_normalized_score"],
                           "behaviour": r["behaviour_normalized_score"],
@@ -83,9 +93,10 @@ def scores():
     for dataset in FLAGS.datasets:
         cells = []
         for algo in FLAGS.algos:
-            s = table[f"{algo}|{dataset}"]["scores"]
+            s = table[f"{algo}|{dataset}" + ("" if FLAGS.compute_dtype == "float32"
+                                              else f"|{FLAGS.compute_dtype}")]["scores"]
             cells.append(f"{np.mean(s):.1f} ± {np.std(s):.1f}")
-        behaviour = table[f"{FLAGS.algos[0]}|{dataset}"]["behaviour"]
+        behaviour = table[next(k for k in table if k.startswith(f"{FLAGS.algos[0]}|{dataset}"))]["behaviour"]
         print(f"| {dataset} | {behaviour:.1f} | " + " | ".join(cells) + " |")
 
 
@@ -284,11 +295,117 @@ def ensemble():
     print(json.dumps(out, indent=2))
 
 
+def matmul_gflops(dtype, n=2048, repeats=10):
+    """The practical peak of this device: a large n x n matmul in `dtype`, GFLOP/s (bfloat16:
+    bfloat16 operands, float32 result, as the networks' mixed-precision matmuls)."""
+    a = jnp.ones((n, n), dtype)
+    matmul = jax.jit(lambda x: jnp.matmul(x, x, preferred_element_type=jnp.float32))
+    matmul(a).block_until_ready()
+    return repeats * 2 * n ** 3 / _time(lambda: [matmul(a) for _ in range(repeats)][-1].block_until_ready()) / 1e9
+
+
+def _case_config(case, dtype):
+    """configs/<algo>.py at its paper (locomotion) sizes, one seed, plus the case's overrides."""
+    import importlib
+    algo, _, overrides = case.partition(":")
+    config = importlib.import_module(f"configs.{algo}").get_config()
+    config.num_seeds, config.compute_dtype = 1, dtype
+    for item in filter(None, overrides.split(",")):
+        field, value = item.split("=")
+        config[field] = type(config[field])(value)
+    return algo, config
+
+
+def update_gflop(config, algo, spec, dataset):
+    """XLA's FLOP count of one update of the algorithm's main (last) phase, one seed."""
+    phase = contract(algo).phases[-1]
+    state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec))
+    rng = jax.random.PRNGKey(0)
+    batch = samplers.sample(phase.sampler, config, dataset, rng)
+    cost = jax.jit(functools.partial(phase.update, config)).lower(state, batch, rng).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return cost["flops"] / 1e9
+
+
+def chunk_updates_per_s(config, algo, spec, dataset, steps, seconds):
+    """Updates/s of the driver's compiled chunk (one vmapped seed), timed for >= `seconds`."""
+    phase = contract(algo).phases[-1]
+    chunk = make_train_chunk(config, phase, steps)
+    fn = jax.jit(jax.vmap(lambda c, d: chunk(c, {}, d), in_axes=(0, None)), donate_argnums=0)
+    carry = init_carry(config, algo, spec)
+    carry, m = fn(carry, dataset)  # compile and warm up
+    jax.block_until_ready(m)
+    done, t0 = 0, time.perf_counter()
+    while done == 0 or time.perf_counter() - t0 < seconds:
+        carry, m = fn(carry, dataset)
+        jax.block_until_ready(m)
+        done += steps
+    return done / (time.perf_counter() - t0)
+
+
+def precision():
+    """Every algorithm at its paper network sizes (batch, widths, N) on hopper-shaped data
+    (11-d observations, 3-d actions), one seed: FLOPs per update, updates/s in each compute
+    dtype, achieved GFLOP/s and its share of the same-run matmul peak of that dtype."""
+    cases = FLAGS.cases or [*sorted(ALGOS), "sac_n:num_critics=50"]
+    host = _fake_dataset()
+    spec = Spec((11,), "float32", 3, False)
+    out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
+           "cpu_count": os.cpu_count(), "steps_per_chunk": FLAGS.steps, "rows": []}
+    for dtype in FLAGS.dtypes:
+        out[f"matmul_gflops_{dtype}"] = matmul_gflops(dtype)
+    print(json.dumps({k: v for k, v in out.items() if k != "rows"}), flush=True)
+    for case in cases:
+        row = {"case": case}
+        for dtype in FLAGS.dtypes:
+            algo_name, config = _case_config(case, dtype)
+            algo = ALGOS[algo_name]
+            dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
+            gflop = update_gflop(config, algo, spec, dataset)
+            ups = chunk_updates_per_s(config, algo, spec, dataset, FLAGS.steps, FLAGS.seconds)
+            row[dtype] = {"update_gflop": gflop, "updates_per_s": ups, "gflops": gflop * ups,
+                          "pct_of_matmul_peak": 100 * gflop * ups / out[f"matmul_gflops_{dtype}"]}
+        if len(FLAGS.dtypes) == 2:
+            a, b = FLAGS.dtypes
+            row[f"{b}_over_{a}"] = row[b]["updates_per_s"] / row[a]["updates_per_s"]
+        out["rows"].append(row)
+        print(json.dumps(row), flush=True)
+    print(json.dumps(out, indent=2))
+
+
+def compile_cache():
+    """The same short IQL job (built-in data, paper-size networks, 2000 updates) run twice in
+    fresh processes sharing a new, empty compile cache: the second loads what the first compiled."""
+    import subprocess
+    import tempfile
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, os.path.join(repo, "train_offline.py"), "--config=configs/iql.py:pendulum",
+               "--config.hidden_dims=(256,256)", "--config.num_updates=2000", "--config.eval_interval=1000",
+               "--config.eval_episodes=2", "--config.progress_bar=False",
+               f"--compile_cache={os.path.join(tmp, 'cache')}"]
+        for name in ("cold", "warm", "off"):
+            run_cmd = cmd + [f"--workdir={os.path.join(tmp, name)}"]
+            if name == "off":
+                run_cmd[-2] = "--compile_cache=off"
+            t0 = time.perf_counter()
+            subprocess.run(run_cmd, cwd=repo, check=True, capture_output=True)
+            results = json.load(open(os.path.join(tmp, name, "results.json")))
+            out[name] = {"process_wall_s": time.perf_counter() - t0,
+                         "compile_time_s": results["compile_time_s"], "trace_time_s": results["trace_time_s"]}
+            print(name, out[name], flush=True)
+    out["warm_over_cold_compile"] = out["warm"]["compile_time_s"] / out["cold"]["compile_time_s"]
+    out["warm_over_cold_wall"] = out["warm"]["process_wall_s"] / out["cold"]["process_wall_s"]
+    print(json.dumps(out, indent=2))
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)
-    modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble}
+    modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
+             "precision": precision, "compile_cache": compile_cache}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|compile_cache [--flags]")
     modes[argv[1]]()
 
 

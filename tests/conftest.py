@@ -11,6 +11,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session", autouse=True)
+def compile_cache():
+    """The suite uses train_offline's persistent compile cache (STITCH_COMPILE_CACHE, default
+    ~/.cache/stitch/jax-compile; "off" disables it): a re-run of the suite, and identical
+    programs within one, load compiled programs instead of compiling them again."""
+    from algos.common import default_compile_cache, use_compile_cache
+    return use_compile_cache(default_compile_cache())
+
+
+@pytest.fixture(scope="session", autouse=True)
 def minari_root(tmp_path_factory):
     """Every test sees a fresh MINARI_DATASETS_PATH (subprocesses inherit it)."""
     root = str(tmp_path_factory.mktemp("minari"))

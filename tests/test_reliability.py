@@ -223,7 +223,7 @@ def test_a_noop_rerun_keeps_timings_and_a_longer_run_extends(pendulum, tmp_path)
     workdir, straight = str(tmp_path / "run"), str(tmp_path / "straight")
     first = trainer.train_and_evaluate(tiny_config("bc", num_updates=20), workdir)
     again = trainer.train_and_evaluate(tiny_config("bc", num_updates=20), workdir)
-    for key in ("compile_time_s", "wall_time_s", "train_time_s"):
+    for key in ("compile_time_s", "trace_time_s", "wall_time_s", "train_time_s"):
         assert again[key] == first[key] > 0
     with pytest.raises(StitchError, match="num_updates may only grow"):
         trainer.train_and_evaluate(tiny_config("bc", num_updates=10), workdir)
