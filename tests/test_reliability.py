@@ -259,3 +259,15 @@ def test_collecting_from_a_checkpoint_prints_no_log_noise(pendulum, tmp_path):
     lines = [l for l in (out.stdout + out.stderr).splitlines() if l.strip()]
     assert not [l for l in lines if l.startswith(("I1", "I0", "INFO", "W1", "W0"))], lines
     assert lines[-1].startswith("Wrote test/quiet/collect-v0: ")
+
+
+def test_a_workdir_from_before_a_new_config_field_resumes_with_its_default(tmp_path):
+    config = tiny_config("bc", num_updates=10)
+    wd.prepare_workdir(config, str(tmp_path))
+    older = json.load(open(tmp_path / "config.json"))
+    del older["compute_dtype"], older["checkpoint_interval_s"]  # fields added later
+    json.dump(older, open(tmp_path / "config.json", "w"))
+    wd.prepare_workdir(config, str(tmp_path))  # same experiment: accepted
+    config.compute_dtype = "bfloat16"  # not the default the old run had: refused
+    with pytest.raises(StitchError, match="compute_dtype"):
+        wd.prepare_workdir(config, str(tmp_path))
