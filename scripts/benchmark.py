@@ -10,8 +10,13 @@
   # (d) every algorithm at its paper sizes, float32 vs bfloat16: FLOPs per update, updates/s,
   #     achieved GFLOP/s and % of the same-run matmul peak of each dtype
   python scripts/benchmark.py precision --cases=bc,td3_bc,iql,cql,sac_n,sac_n:num_critics=50
+  #     and the matmul shapes behind it: float32 vs bfloat16-in/float32-out, plain and batched
+  python scripts/benchmark.py matmuls
   # (e) the persistent compile cache: the same short IQL job run twice (cold, then warm cache)
   python scripts/benchmark.py compile_cache
+  # (f) evaluation cost of a trained run (a workdir): ms per env step and per episode, 1 vs 30
+  #     parallel episodes, and evaluation's share of a 1M-update run at the references' protocol
+  MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py evaluation --eval_workdir=runs/x
 
 Every ratio is measured against a baseline taken in the same run.
 """
@@ -57,6 +62,8 @@ flags.DEFINE_list("cases", None, "precision: algorithms at their paper sizes, ea
                   "'algo:field=value' (default: every registered algorithm, plus SAC-N with N=50)")
 flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
+flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
+flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation: parallel episodes per measurement")
 FLAGS = flags.FLAGS
 
 
@@ -373,6 +380,29 @@ def precision():
     print(json.dumps(out, indent=2))
 
 
+def matmuls():
+    """GFLOP/s of float32 and of bfloat16-operand/float32-result products at the shapes the
+    networks use: (batch x in) @ (in x out), and batched over ensemble members."""
+    shapes = [(None, 2048, 2048, 2048), (None, 256, 256, 256), (None, 2560, 256, 256),
+              (None, 7680, 256, 256), (2, 7680, 256, 256), (10, 256, 256, 256), (50, 256, 256, 256)]
+    rows = []
+    for members, m, k, n in shapes:
+        lead = () if members is None else (members,)
+        a, b = jnp.ones((*lead, m, k)), jnp.ones((*lead, k, n))
+        f32 = jax.jit(jnp.matmul)
+        mixed = jax.jit(lambda x, y: jnp.matmul(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16),
+                                                preferred_element_type=jnp.float32))
+        flops = 2 * (members or 1) * m * k * n
+        bf16_result = jax.jit(lambda x, y: jnp.matmul(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)))
+        row = {"members": members, "m": m, "k": k, "n": n}
+        for name, fn in (("float32", f32), ("bfloat16", mixed), ("bfloat16_result", bf16_result)):
+            fn(a, b).block_until_ready()
+            row[f"{name}_gflops"] = 5 * flops / _time(lambda: [fn(a, b) for _ in range(5)][-1].block_until_ready()) / 1e9
+        row["bfloat16_over_float32"] = row["bfloat16_gflops"] / row["float32_gflops"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+
 def compile_cache():
     """The same short IQL job (built-in data, paper-size networks, 2000 updates) run twice in
     fresh processes sharing a new, empty compile cache: the second loads what the first compiled."""
@@ -400,12 +430,58 @@ def compile_cache():
     print(json.dumps(out, indent=2))
 
 
+def evaluation():
+    """Evaluation cost of run 0 of a trained workdir in its dataset's env: one vector env of k
+    episodes (the driver's Evaluator), timed after a warm-up; and the share evaluation takes of
+    a 1M-update run evaluated every 5k updates with 10 episodes (CORL's protocol)."""
+    from algos.common import contract
+    from algos.rollout import Evaluator
+    from algos.workdir import restore
+    from data.dataset import load_dataset
+
+    config, carry, meta = restore(FLAGS.eval_workdir)
+    algo = contract(ALGOS[config.algo])
+    _, info = load_dataset(config, algo.actions, algo.samplers)
+    state = jax.tree_util.tree_map(lambda x: x[:1], carry[0])  # run 0
+    ups = json.load(open(os.path.join(FLAGS.eval_workdir, "results.json")))["updates_per_second"]
+    out = {"workdir": FLAGS.eval_workdir, "env": info.env_spec.id, "updates_per_s": ups, "rows": []}
+    for k in map(int, FLAGS.eval_parallel):
+        evaluator = Evaluator(algo, config, info, 1, k)
+        evaluator(state, seed=0)  # compile act for this shape
+        steps = 0
+        original_step = evaluator.envs.step
+
+        def counting_step(actions):
+            nonlocal steps
+            steps += 1
+            return original_step(actions)
+        evaluator.envs.step = counting_step
+        t0 = time.perf_counter()
+        returns = evaluator(state, seed=1)
+        wall = time.perf_counter() - t0
+        evaluator.close()
+        row = {"parallel_episodes": k, "wall_s": wall, "vector_steps": steps,
+               "ms_per_vector_step": 1e3 * wall / steps, "ms_per_episode": 1e3 * wall / k,
+               "mean_return": float(np.mean(returns))}
+        out["rows"].append(row)
+        print(json.dumps(row), flush=True)
+    # The run's own seeds are evaluated together: 10 episodes each, one vector env.
+    num_runs = int(jax.tree_util.tree_leaves(carry[0])[0].shape[0])
+    row = next((r for r in out["rows"] if r["parallel_episodes"] == 10 * num_runs), None)
+    if row and ups:
+        train_s, eval_s = 1_000_000 / ups, 200 * row["wall_s"]
+        out["protocol_1M_every_5k_10_episodes"] = {"runs": num_runs, "train_s": train_s, "eval_s": eval_s,
+                                                   "eval_share": eval_s / (train_s + eval_s)}
+    print(json.dumps(out, indent=2))
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
-             "precision": precision, "compile_cache": compile_cache}
+             "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
+             "matmuls": matmuls}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|compile_cache [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation [--flags]")
     modes[argv[1]]()
 
 
