@@ -25,6 +25,8 @@ def _run(tmp_path, **overrides):
     ("reward_transform", "log", "config.reward_transform='log' is invalid: it must be one of"),
     ("eval_interval", 15, "must be a multiple of config.log_interval=10"),
     ("seed", -1, "config.seed=-1 is invalid: it must be an integer >= 0"),
+    ("compute_dtype", "float16", "config.compute_dtype='float16' is invalid: it must be one of"),
+    ("checkpoint_interval_s", 0.0, "config.checkpoint_interval_s=0.0 is invalid: it must be a positive"),
     ("actor_lr", float("inf"), "config.actor_lr=inf is invalid: it must be a positive float"),
     ("reward_shift", float("nan"), "config.reward_shift=nan is invalid: it must be a finite float"),
     ("reward_scale", 10.0, "only apply with reward_transform=scale_shift, but config.reward_transform="
