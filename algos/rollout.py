@@ -1,7 +1,8 @@
 """Environment interaction: policy evaluation in a gymnasium vector env, every run's agent at once.
 
 Observations are transformed exactly as in training (`data.dataset.observations_for_policy`)
-and actions mapped back to the env's bounds; finished episodes are masked until all are done.
+and actions mapped back to the env's bounds; a finished episode is no longer stepped while the
+others run on.
 A policy with memory (the contract's `init_memory`) carries it from step to step.
 """
 import functools
@@ -62,10 +63,14 @@ class Evaluator:
             actions, memory = self._act(state, policy_obs, rngs, hparams, memory)
             actions = np.asarray(actions)
             actions = actions.reshape(n, *actions.shape[2:])
-            obs, reward, terminated, truncated, _ = self.envs.step(
-                denormalize_actions(actions, self.info.action_low, self.info.action_high))
-            returns += np.where(done, 0.0, reward)
-            done |= terminated | truncated
+            actions = denormalize_actions(actions, self.info.action_low, self.info.action_high)
+            # Only the episodes still running are stepped (a finished one keeps its last
+            # observation, which the batched policy ignores): the vector env itself would step
+            # and reset every env until the longest episode ends.
+            for i in np.flatnonzero(~done):
+                obs[i], reward, terminated, truncated, _ = self.envs.envs[i].step(actions[i])
+                returns[i] += reward
+                done[i] = terminated or truncated
         return returns.reshape(self.num_runs, self.episodes).mean(1)
 
     def close(self):

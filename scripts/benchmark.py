@@ -448,20 +448,25 @@ def evaluation():
     for k in map(int, FLAGS.eval_parallel):
         evaluator = Evaluator(algo, config, info, 1, k)
         evaluator(state, seed=0)  # compile act for this shape
-        steps = 0
-        original_step = evaluator.envs.step
+        counts = {"vector": 0, "env": 0}
+        real_act = evaluator._act
 
-        def counting_step(actions):
-            nonlocal steps
-            steps += 1
-            return original_step(actions)
-        evaluator.envs.step = counting_step
+        def counting_act(*args):
+            counts["vector"] += 1
+            return real_act(*args)
+        evaluator._act = counting_act
+        for env in evaluator.envs.envs:
+            def counting_step(action, real_step=env.step):
+                counts["env"] += 1
+                return real_step(action)
+            env.step = counting_step
         t0 = time.perf_counter()
         returns = evaluator(state, seed=1)
         wall = time.perf_counter() - t0
         evaluator.close()
-        row = {"parallel_episodes": k, "wall_s": wall, "vector_steps": steps,
-               "ms_per_vector_step": 1e3 * wall / steps, "ms_per_episode": 1e3 * wall / k,
+        row = {"parallel_episodes": k, "wall_s": wall, "vector_steps": counts["vector"],
+               "env_steps": counts["env"], "ms_per_vector_step": 1e3 * wall / counts["vector"],
+               "ms_per_env_step": 1e3 * wall / counts["env"], "ms_per_episode": 1e3 * wall / k,
                "mean_return": float(np.mean(returns))}
         out["rows"].append(row)
         print(json.dumps(row), flush=True)

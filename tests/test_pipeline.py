@@ -210,3 +210,44 @@ def test_unbuildable_eval_env_trains_without_evaluation(pendulum, tmp_path, monk
                                          r"\(DependencyNotInstalled: mujoco is not installed\)"):
         results = trainer.train_and_evaluate(tiny_config("bc", num_updates=10), str(tmp_path))
     assert results["final_return"] is None
+
+
+def test_evaluation_steps_only_running_episodes_and_returns_what_the_vector_env_did(tmp_path):
+    """InvertedPendulum episodes end at different steps: the finished ones are not stepped
+    again, and every return equals the old way (step all envs, mask the finished)."""
+    import gymnasium as gym
+    from algos import ALGOS
+    from algos.common import contract
+    from algos.rollout import Evaluator
+    from algos.runs import init_runs
+    from data.dataset import denormalize_actions, load_dataset, observations_for_policy
+
+    rng = np.random.default_rng(0)
+    eps = [random_episode(30, obs_dim=4, act_dim=1, rng=rng, low=-3.0, high=3.0) for _ in range(4)]
+    make_dataset("test/invpend/random-v0", eps, env="InvertedPendulum-v5")
+    config = tiny_config("bc", dataset="test/invpend/random-v0", num_seeds=1)
+    algo = contract(ALGOS["bc"])
+    _, info = load_dataset(config, algo.actions, algo.samplers)
+    state = init_runs(config, algo, info.spec, [{}])[0]
+    evaluator = Evaluator(algo, config, info, 1, 6)
+    steps = [0] * 6
+    for i, env in enumerate(evaluator.envs.envs):
+        real_step = env.step
+        env.step = lambda a, i=i, real_step=real_step: (steps.__setitem__(i, steps[i] + 1), real_step(a))[1]
+    returns = evaluator(state, seed=3)
+
+    # The old way: the vector env steps every env until all are done, finished ones masked.
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make(info.env_spec) for _ in range(6)])
+    obs, _ = envs.reset(seed=3)
+    done, total, lengths = np.zeros(6, bool), np.zeros(6), np.zeros(6, int)
+    rngs = jax.random.split(jax.random.PRNGKey(3), 1)
+    while not done.all():
+        actions, _ = evaluator._act(state, observations_for_policy(obs, info).reshape(1, 6, 4), rngs, {}, None)
+        obs, reward, terminated, truncated, _ = envs.step(
+            denormalize_actions(np.asarray(actions).reshape(6, 1), info.action_low, info.action_high))
+        total += np.where(done, 0.0, reward)
+        lengths += ~done
+        done |= terminated | truncated
+    np.testing.assert_allclose(returns, total.mean(keepdims=True), rtol=1e-12)
+    assert steps == list(lengths) and len(set(steps)) > 1, steps  # each env stepped its own length
+    evaluator.close()
