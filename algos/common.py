@@ -13,6 +13,7 @@ The algorithm contract (README "Adding an algorithm"): a module with `init(confi
 `contract(algo)` resolves those defaults in one place, so the driver never asks for a name.
 """
 import os
+import warnings
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -119,7 +120,20 @@ def use_compile_cache(path, max_bytes: int = 4 << 30):
     """
     if not path or path == "off":
         return None
-    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(path))
+    path = os.path.expanduser(path)
+    try:  # JAX would silently skip a cache it cannot write: say so instead
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        warnings.warn(f"The compile cache {path} cannot be used ({type(err).__name__}: "
+                      f"{err.strerror or err}); compiling without it. Fix: pass --compile_cache with "
+                      f"a writable folder (or set STITCH_COMPILE_CACHE), or --compile_cache=off.",
+                      stacklevel=2)
+        return None
+    jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_compilation_cache_max_size", max_bytes)
     return path

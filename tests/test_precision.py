@@ -98,3 +98,11 @@ def test_the_compile_cache_fills_and_can_be_turned_off(pendulum, tmp_path):
     assert set(os.listdir(cache)) == set(entries)
     again = json.load(open(tmp_path / "again" / "results.json"))
     assert again["num_updates"] == 20
+
+
+def test_an_unwritable_compile_cache_is_a_warning_not_a_silent_no_op(tmp_path):
+    from algos.common import use_compile_cache
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.warns(UserWarning, match="compile cache .*a_file cannot be used.*Fix: pass --compile_cache"):
+        assert use_compile_cache(str(blocker)) is None
