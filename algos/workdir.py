@@ -392,22 +392,27 @@ def restore(workdir, step=None, aux=None):
         raise StitchError(f"Restoring a {config.algo} checkpoint needs the output of its prepare "
                           f"step. Fix: pass aux=algo.prepare(config, data, info).")
     manager = checkpoint_manager(workdir)
+    ckpt_dir = checkpoint_dir(workdir)
     if step is None:
         steps = sorted(manager.all_steps(), reverse=True)
         if not steps:
             raise StitchError(f"No checkpoint in {workdir}/checkpoints. Fix: train with "
                               f"config.checkpoint=True first.")
-        good = [s for s in steps if verify_checkpoint(os.path.join(checkpoint_dir(workdir), str(s))) is None]
-        if not good:
-            raise StitchError(f"Every checkpoint in {checkpoint_dir(workdir)} fails its checksum "
-                              f"(damaged files). Fix: train this run again in a new --workdir.")
-        if good[0] != steps[0]:
-            warnings.warn(f"The checkpoint at update {steps[0]} in {workdir} is damaged ("
-                          f"{verify_checkpoint(os.path.join(checkpoint_dir(workdir), str(steps[0])))}); "
-                          f"using the one at update {good[0]}.", stacklevel=2)
-        step = good[0]
+        damaged = []  # newest first, until the first checkpoint that verifies
+        for s in steps:
+            damage = verify_checkpoint(os.path.join(ckpt_dir, str(s)))
+            if damage is None:
+                step = s
+                break
+            damaged.append((s, damage))
+        if step is None:
+            raise StitchError(f"Every checkpoint in {ckpt_dir} fails its checksum (damaged "
+                              f"files). Fix: train this run again in a new --workdir.")
+        for s, damage in damaged:
+            warnings.warn(f"The checkpoint at update {s} in {workdir} is damaged ({damage}); "
+                          f"using the one at update {step}.", stacklevel=2)
     else:
-        damage = verify_checkpoint(os.path.join(checkpoint_dir(workdir), str(step)))
+        damage = verify_checkpoint(os.path.join(ckpt_dir, str(step)))
         if damage:
             raise StitchError(f"The checkpoint at update {step} in {workdir} is damaged ({damage}). "
                               f"Fix: restore another step (step=None picks the newest good one).")
