@@ -3,6 +3,11 @@
 The algorithm contract (README "Adding an algorithm"): a module with `init(config, spec, rng)`,
 `update(config, state, batch, rng) -> (state, metrics)` and
 `act(config, state, obs, rng, deterministic)`, and optionally
+  update(config, state, batch, rng, step)  an update that also takes `step` gets the phase's
+                                           update index, shared by every run: unbatched under
+                                           the run axis's vmap, so `lax.cond` on it skips work
+                                           for real (TD3's delayed actor), where a condition on
+                                           per-run state would run both branches
   ACTIONS      "continuous" (default) | "discrete"
   SAMPLER      the data/samplers.py sampler its batches come from (default: transitions)
   PHASES       a tuple of Phase (default: one "train" phase of `update` for num_updates steps)
@@ -12,6 +17,7 @@ The algorithm contract (README "Adding an algorithm"): a module with `init(confi
                                            (actions, memory), and evaluation carries it.
 `contract(algo)` resolves those defaults in one place, so the driver never asks for a name.
 """
+import inspect
 import os
 import warnings
 from typing import Callable, NamedTuple, Optional
@@ -57,6 +63,14 @@ class Contract(NamedTuple):
     @property
     def samplers(self):
         return tuple({p.sampler.name: p.sampler for p in self.phases}.values())
+
+
+def takes_step(update) -> bool:
+    """Whether an update takes the shared `step` argument (the contract's optional form)."""
+    try:
+        return "step" in inspect.signature(update).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def contract(algo) -> Contract:
@@ -165,15 +179,6 @@ def create_train_state(module, rng, inputs, tx) -> TrainState:
 def polyak_update(params, target_params, tau: float):
     """target <- tau * online + (1 - tau) * target."""
     return jax.tree_util.tree_map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
-
-
-def select_tree(pred, on_true, on_false):
-    """Elementwise `pred ? on_true : on_false` over two pytrees of the same structure.
-
-    Used for delayed updates (TD3's policy delay) inside a scanned, vmapped step, where a
-    `lax.cond` would become a select anyway.
-    """
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
 def network_inputs(config, spec: Spec):

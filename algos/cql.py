@@ -21,6 +21,8 @@ The regulariser is part of the differentiated loss: its gradient reaches the cri
 Not included: the paper code's optional behaviour-cloning warm-up of the actor (40k steps in
 some runs; CORL's default is none). For a variant change `conservative_gap` or `critic_loss`.
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
@@ -64,17 +66,15 @@ def conservative_gap(q_rand, log_density_rand, q_pi, log_prob_pi, q_next_pi, log
     return jnp.mean(ood - q_data, axis=1)
 
 
-def _policy_samples(state, observations, n, rng):
-    dist = state.actor.apply_fn({"params": state.actor.params}, observations)
+def _policy_samples(dist, n, rng):
     return jax.vmap(dist.sample_and_log_prob)(jax.random.split(rng, n))  # (n, B, d), (n, B)
 
 
-def max_backup_target(config, state, batch, rng):
+def max_backup_target(config, state, batch, rng, next_dist):
     """y = r + gamma (1 - done) max_j min_i Q'_i(s', a_j),  a_j ~ pi(.|s'), j = 1..n."""
-    next_obs = batch["next_observations"]
-    actions, log_prob = _policy_samples(state, next_obs, config.cql_n_actions, rng)
-    next_obs = jnp.broadcast_to(next_obs, (config.cql_n_actions, *next_obs.shape))
-    q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params}, next_obs, actions))
+    actions, log_prob = _policy_samples(next_dist, config.cql_n_actions, rng)
+    q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params},
+                                           batch["next_observations"], actions))
     best = jnp.argmax(q, axis=0)
     next_q = jnp.take_along_axis(q, best[None], axis=0)[0]
     if config.backup_entropy:
@@ -84,21 +84,25 @@ def max_backup_target(config, state, batch, rng):
 
 def critic_loss(critic_params, config, state: CQLState, batch, rng):
     target_rng, rand_rng, pi_rng, next_rng = jax.random.split(rng, 4)
-    target = (max_backup_target if config.cql_max_backup else sac_n.critic_target)(
-        config, state, batch, target_rng)
-    target = jax.lax.stop_gradient(target)
     obs = batch["observations"]
-    q_data = state.critic.apply_fn({"params": critic_params}, obs, batch["actions"])
-    td_loss = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
+    # pi(.|s) and pi(.|s'): one actor pass each, shared by the target and the proposals.
+    actor = functools.partial(state.actor.apply_fn, {"params": state.actor.params})
+    dist, next_dist = actor(obs), actor(batch["next_observations"])
+    target = (max_backup_target if config.cql_max_backup else sac_n.critic_target)(
+        config, state, batch, target_rng, next_dist=next_dist)
+    target = jax.lax.stop_gradient(target)
 
     n, (batch_size, action_dim) = config.cql_n_actions, batch["actions"].shape
     rand_actions = jax.random.uniform(rand_rng, (n, batch_size, action_dim), minval=-1.0, maxval=1.0)
-    pi_actions, log_prob_pi = _policy_samples(state, obs, n, pi_rng)
-    next_pi_actions, log_prob_next_pi = _policy_samples(state, batch["next_observations"], n, next_rng)
-    # All 3n proposals through the critics in one batched call: (num_critics, 3n, B).
-    proposals = jax.lax.stop_gradient(jnp.concatenate([rand_actions, pi_actions, next_pi_actions]))
-    q_ood = state.critic.apply_fn({"params": critic_params},
-                                  jnp.broadcast_to(obs, (3 * n, *obs.shape)), proposals)
+    pi_actions, log_prob_pi = _policy_samples(dist, n, pi_rng)
+    next_pi_actions, log_prob_next_pi = _policy_samples(next_dist, n, next_rng)
+    # The data's actions and all 3n proposals through the critics in one call, (num_critics,
+    # 1 + 3n, B): the critics' torso and the states' share of the first layer run once per state.
+    actions = jnp.concatenate([batch["actions"][None], jax.lax.stop_gradient(
+        jnp.concatenate([rand_actions, pi_actions, next_pi_actions]))])
+    q_all = state.critic.apply_fn({"params": critic_params}, obs, actions)
+    q_data, q_ood = q_all[:, 0], q_all[:, 1:]
+    td_loss = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
     q_rand, q_pi, q_next_pi = jnp.split(q_ood, 3, axis=1)
     uniform_log_density = -action_dim * jnp.log(2.0)
     gap = conservative_gap(q_rand, uniform_log_density, q_pi, log_prob_pi, q_next_pi,

@@ -36,16 +36,20 @@ def diversity_loss(action_grads):
 
 
 def critic_loss(critic_params, config, state: SACNState, batch, rng):
-    loss, info = sac_n.critic_loss(critic_params, config, state, batch, rng)
+    target = jax.lax.stop_gradient(sac_n.critic_target(config, state, batch, rng))
 
     # Each member scores its own copy of the actions, so one backward pass of the summed Q
-    # gives grad_a Q_i for every i (a jacobian over members would cost N backward passes).
+    # gives grad_a Q_i for every i (a jacobian over members would cost N backward passes), and
+    # the same forward pass gives the Q_i(s, a) of SAC-N's TD loss.
     def summed_q(member_actions):
-        return state.critic.apply_fn({"params": critic_params}, batch["observations"],
-                                     member_actions, per_member_actions=True).sum()
+        qs = state.critic.apply_fn({"params": critic_params}, batch["observations"],
+                                   member_actions, per_member_actions=True)
+        return qs.sum(), qs
 
     member_actions = jnp.broadcast_to(batch["actions"], (config.num_critics, *batch["actions"].shape))
-    diversity = diversity_loss(jax.grad(summed_q)(member_actions))
+    action_grads, qs = jax.grad(summed_q, has_aux=True)(member_actions)
+    loss, info = sac_n.td_loss(qs, target)
+    diversity = diversity_loss(action_grads)
     loss = loss + config.eta * diversity
     return loss, {**info, "critic_loss": loss, "diversity": diversity}
 

@@ -57,9 +57,13 @@ def alpha(state) -> jnp.ndarray:
     return jnp.exp(state.log_alpha.params["log_alpha"])
 
 
-def critic_target(config, state, batch, rng):
-    """y = r + gamma (1 - done) (min_i Q'_i(s', a') [- alpha log pi(a'|s')]),  a' ~ pi(.|s')."""
-    dist = state.actor.apply_fn({"params": state.actor.params}, batch["next_observations"])
+def critic_target(config, state, batch, rng, next_dist=None):
+    """y = r + gamma (1 - done) (min_i Q'_i(s', a') [- alpha log pi(a'|s')]),  a' ~ pi(.|s').
+
+    next_dist: pi(.|s') if the caller already has it (CQL's proposals use the same one)."""
+    dist = next_dist
+    if dist is None:
+        dist = state.actor.apply_fn({"params": state.actor.params}, batch["next_observations"])
     next_actions, next_log_prob = dist.sample_and_log_prob(rng)
     next_q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params},
                                                 batch["next_observations"], next_actions))
@@ -71,6 +75,11 @@ def critic_target(config, state, batch, rng):
 def critic_loss(critic_params, config, state, batch, rng):
     target = jax.lax.stop_gradient(critic_target(config, state, batch, rng))
     qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
+    return td_loss(qs, target)
+
+
+def td_loss(qs, target):
+    """sum_i E[(Q_i(s, a) - y)^2] for qs (num_critics, batch), and its diagnostics."""
     loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))  # sum over critics (axis 0)
     return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean(),
                   "q_std": qs.std(axis=0).mean()}

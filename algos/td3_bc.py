@@ -14,8 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import (Spec, create_train_state, make_optimizer, network_inputs, polyak_update,
-                          select_tree)
+from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
 from networks import DeterministicPolicy, QEnsemble, ensemble_min
 
 ACTIONS = "continuous"
@@ -74,24 +73,31 @@ def actor_loss(actor_params, config, state: TD3BCState, batch):
 def make_update(critic_loss_fn, actor_loss_fn):
     """TD3's update for a pair of losses; ReBRAC reuses it with its own two."""
 
-    def update(config, state: TD3BCState, batch, rng):
+    def update(config, state: TD3BCState, batch, rng, step=None):
         (_, critic_info), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
             state.critic.params, config, state, batch, rng)
         state = state.replace(critic=state.critic.apply_gradients(grads=grads))
 
-        # Delayed actor + target update: computed every step, kept only on every
-        # `policy_delay`-th (a select; a cond would turn into one under vmap).
-        (_, actor_info), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
-            state.actor.params, config, state, batch)
-        actor = state.actor.apply_gradients(grads=grads)
-        delayed = state.replace(
-            actor=actor,
-            target_actor_params=polyak_update(actor.params, state.target_actor_params, config.tau),
-            target_critic_params=polyak_update(state.critic.params, state.target_critic_params,
-                                               config.tau),
-        )
-        do_actor = (state.step % config.policy_delay) == 0
-        state = select_tree(do_actor, delayed, state)
+        def actor_step(state):
+            (_, actor_info), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+                state.actor.params, config, state, batch)
+            actor = state.actor.apply_gradients(grads=grads)
+            return state.replace(
+                actor=actor,
+                target_actor_params=polyak_update(actor.params, state.target_actor_params, config.tau),
+                target_critic_params=polyak_update(state.critic.params, state.target_critic_params,
+                                                   config.tau),
+            ), actor_info
+
+        def no_actor_step(state):  # the same metrics, from the loss alone (no backward pass)
+            return state, actor_loss_fn(state.actor.params, config, state, batch)[1]
+
+        # Delayed actor + target update on every `policy_delay`-th step. With the trainer's
+        # shared `step` the cond really skips the actor's backward pass and Adam step; with a
+        # per-run counter (a direct call under vmap) JAX evaluates both branches and selects.
+        count = state.step if step is None else step
+        state, actor_info = jax.lax.cond(count % config.policy_delay == 0, actor_step, no_actor_step,
+                                         state)
         return state.replace(step=state.step + 1), {**critic_info, **actor_info}
 
     return update

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from algos import get_algo
 from algos import workdir as wd
-from algos.common import StitchError, contract
+from algos.common import StitchError, contract, takes_step
 from algos.rollout import Evaluator, score
 from algos.runs import bind, hparam_arrays, init_runs, parse_sweep, process_share, run_table
 from configs.base import validate
@@ -37,24 +37,33 @@ from data.dataset import load_dataset
 
 
 def make_train_chunk(config, phase, num_steps: int):
-    """Pure function (carry, hparams, data) -> (carry, per-step metrics) for ONE run.
+    """Pure function (carry, hparams, data, start) -> (carry, per-step metrics) for ONE run.
 
-    carry = (algorithm state, rng); hparams = this run's swept values ({} without a sweep).
-    The driver vmaps it over runs and jits it.
+    carry = (algorithm state, rng); hparams = this run's swept values ({} without a sweep);
+    start = the phase's update index at the chunk's first step, the same for every run (the
+    driver passes it unbatched). An update that takes `step` gets that index (see
+    algos/common.py). The driver vmaps it over runs and jits it.
     """
 
-    def chunk(carry, hparams, data):
+    def chunk(carry, hparams, data, start=0):
         run_config = bind(config, hparams)
         update = functools.partial(phase.update, run_config)
+        shared_step = takes_step(phase.update)
 
-        def body(carry, _):
+        def body(carry, step):
             state, rng = carry
             rng, sample_rng, update_rng = jax.random.split(rng, 3)
             batch = samplers.sample(phase.sampler, run_config, data, sample_rng)
-            state, metrics = update(state, batch, update_rng)
+            if shared_step:
+                state, metrics = update(state, batch, update_rng, step=step)
+            else:
+                state, metrics = update(state, batch, update_rng)
             return (state, rng), metrics
 
-        return jax.lax.scan(body, carry, None, length=num_steps)
+        # The steps are built from `start` alone, never from the vmapped carry, so they stay
+        # unbatched under the run axis's vmap: a `lax.cond` on them is a real branch.
+        steps = jnp.asarray(start, jnp.int32) + jnp.arange(num_steps, dtype=jnp.int32)
+        return jax.lax.scan(body, carry, steps)
 
     return chunk
 
@@ -276,10 +285,10 @@ def _train_and_evaluate(config, workdir, cleanup):
         nonlocal compile_time, trace_time
         if (index, n) not in chunk_fns:
             t0 = time.perf_counter()
-            fn = jax.jit(jax.vmap(make_train_chunk(config, phases[index], n), in_axes=(0, 0, None)),
+            fn = jax.jit(jax.vmap(make_train_chunk(config, phases[index], n), in_axes=(0, 0, None, None)),
                          donate_argnums=0)
             with _swept_values_traced(config):
-                lowered = fn.lower(carry, hparams, data)
+                lowered = fn.lower(carry, hparams, data, jnp.int32(0))
                 t1 = time.perf_counter()
                 chunk_fns[index, n] = lowered.compile()
             trace_time += t1 - t0
@@ -333,7 +342,7 @@ def _train_and_evaluate(config, workdir, cleanup):
                 n = min(config.log_interval, lengths[index] - step)
                 fn = compiled_chunk(index, n, carry)
                 t0 = time.perf_counter()
-                carry, metrics = fn(carry, hparams, data)
+                carry, metrics = fn(carry, hparams, data, jnp.int32(step))
                 metrics = jax.device_get(metrics)  # one host sync per chunk
                 elapsed = time.perf_counter() - t0
                 # Per-step metrics arrive as (runs, steps): transpose, check every step, log the mean.

@@ -15,9 +15,20 @@ class QNetwork(nn.Module):
 
     @nn.compact
     def __call__(self, observations, actions):
-        x = jnp.concatenate([Torso(self.torso)(observations), actions], axis=-1)
-        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
-                dtype=matmul_dtype(self.torso))(x)
+        """Q(s, a), shape actions.shape[:-1]. `actions` may have extra leading axes over the
+        observations' batch axes (several actions per state, e.g. (n, batch, d) for (batch, ...)
+        states): then the torso and the states' share of the first layer run once per state."""
+        features = Torso(self.torso)(observations)
+        batch, action_batch = features.shape[:-1], actions.shape[:-1]
+        if len(action_batch) < len(batch) or action_batch[len(action_batch) - len(batch):] != batch:
+            raise ValueError(f"Q(s, a) needs actions {actions.shape} whose batch axes end with the "
+                             f"observations' batch axes {batch}.")
+        mlp = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
+                  dtype=matmul_dtype(self.torso))
+        if action_batch == batch:
+            x = mlp(jnp.concatenate([features, actions], axis=-1))
+        else:
+            x = mlp((features, actions))
         return jnp.squeeze(x, -1)
 
 

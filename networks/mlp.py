@@ -67,13 +67,36 @@ def _mixed_dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_el
     return mixed_matmul(lhs, rhs)
 
 
-def dense(features, kernel_init=None, dtype=None):
+def dense(features, kernel_init=None, dtype=None, name=None):
     """nn.Dense; with dtype=bfloat16 a mixed-precision one: float32 parameters, input, bias and
     output, the matmul (and its gradients) on bfloat16 copies with float32 accumulation."""
     kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
     if dtype is None:
-        return nn.Dense(features, **kwargs)
-    return nn.Dense(features, dot_general=_mixed_dot_general, **kwargs)
+        return nn.Dense(features, name=name, **kwargs)
+    return nn.Dense(features, dot_general=_mixed_dot_general, name=name, **kwargs)
+
+
+class SplitInputDense(nn.Module):
+    """nn.Dense of concat([shared, own], -1) where `own` has extra leading axes that `shared` is
+    broadcast over, without building the broadcast: `shared`'s product is computed once.
+
+    kernel @ [x; a] = kernel[:n] @ x + kernel[n:] @ a, so CQL's proposals (3n actions per state)
+    pay the observation's share of the first layer once per state, not once per action. The
+    parameters are nn.Dense's (one kernel over the concatenated features, one bias): a network
+    built with nn.Dense reads them unchanged.
+    """
+
+    features: int
+    kernel_init: Callable = default_init()
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, shared, own):
+        n = shared.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (n + own.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        matmul = jnp.matmul if self.dtype is None else mixed_matmul
+        return matmul(shared, kernel[:n]) + matmul(own, kernel[n:]) + bias
 
 
 class MLP(nn.Module):
@@ -92,8 +115,13 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """x: the input, or a pair (shared, own) meaning concat([shared broadcast to own's
+        leading axes, own], -1), computed without the broadcast (SplitInputDense)."""
         for i, size in enumerate(self.hidden_dims):
-            x = dense(size, self.kernel_init, self.dtype)(x)
+            if i == 0 and isinstance(x, tuple):
+                x = SplitInputDense(size, self.kernel_init, self.dtype, name="Dense_0")(*x)
+            else:
+                x = dense(size, self.kernel_init, self.dtype, name=f"Dense_{i}")(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 x = self.activation(x)
                 if self.layer_norm:

@@ -153,7 +153,7 @@ def test_cql_regulariser_gradient_reaches_the_critic():
             [np.ravel(x) for x in jax.tree_util.tree_leaves(g)]), float(info["cql_gap"])
     penalty_grad = grads[5.0] - grads[0.0]
     assert np.linalg.norm(penalty_grad) > 1e-3 * np.linalg.norm(grads[0.0])  # not cut off
-    np.testing.assert_allclose(grads[10.0] - grads[5.0], penalty_grad, rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(grads[10.0] - grads[5.0], penalty_grad, rtol=1e-3, atol=1e-5)  # float32 cancellation near 0
     assert gaps[0.0] == gaps[5.0] == gaps[10.0]
 
 
@@ -283,8 +283,9 @@ def test_cql_max_backup_takes_min_over_critics_then_max_over_samples():
                                   params={"c": c})
     state = state.replace(critic=linear, target_critic_params={"c": c})
     batch, rng = _random_batch(batch_size=5), jax.random.PRNGKey(7)
-    target = cql.max_backup_target(config, state, batch, rng)
-    actions, _ = cql._policy_samples(state, batch["next_observations"], 4, rng)  # (4, 5, 2)
+    next_dist = state.actor.apply_fn({"params": state.actor.params}, batch["next_observations"])
+    target = cql.max_backup_target(config, state, batch, rng, next_dist)
+    actions, _ = cql._policy_samples(next_dist, 4, rng)  # (4, 5, 2)
     q = np.einsum("ik,jbk->ijb", np.asarray(c), np.asarray(actions))  # (critics, samples, batch)
     expected = np.asarray(batch["rewards"]) + 0.5 * q.min(axis=0).max(axis=0)
     np.testing.assert_allclose(target, expected, rtol=1e-5, atol=1e-6)

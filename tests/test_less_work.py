@@ -1,0 +1,158 @@
+"""Less work for the same math (issue 12): each saving leaves the result unchanged.
+
+- TD3+BC / ReBRAC: the delayed actor is a real `lax.cond` on the trainer's shared step, so the
+  skipped steps do no actor backward pass; the result equals the per-run-counter (select) form.
+- Q networks: several actions per state share the torso and the state's share of the first
+  layer (CQL's proposals); equal to scoring explicitly broadcast states.
+- CQL: the data's actions ride with the proposals through one critic call, and pi(.|s') is one
+  actor pass for the target and the proposals; equal to separate passes.
+- EDAC: the action-gradient pass also gives the TD loss's Q values; equal to two passes.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from algos import ALGOS, cql, edac, sac_n
+from networks import QEnsemble
+from networks.torsos import TorsoSpec
+from tests.conftest import tiny_config
+from tests.test_structure import (SPEC, _assert_trees_close, _fake_dataset, _seed, chunk_fn,
+                                  init_carry, sample_batch)
+from algos.trainer import make_train_chunk
+from algos.common import contract
+
+
+@pytest.mark.parametrize("name", ["td3_bc", "rebrac"])
+def test_delayed_actor_on_the_shared_step_equals_the_per_run_select(name):
+    config = tiny_config(name, num_seeds=2)
+    algo, dataset, n = ALGOS[name], _fake_dataset(), 5
+    carries = init_carry(config, algo, SPEC)
+    # The driver's form: a vmapped chunk, the step shared by the runs (a real branch).
+    chunked, metrics = jax.jit(jax.vmap(chunk_fn(config, algo, n), in_axes=(0, None)))(carries, dataset)
+
+    # The old form: each run's own step counter under vmap (JAX runs both branches and selects).
+    def looped(carry):
+        state, rng = carry
+        out = []
+        for _ in range(n):
+            rng, sample_rng, update_rng = jax.random.split(rng, 3)
+            state, m = algo.update(config, state, sample_batch(dataset, sample_rng, config.batch_size),
+                                   update_rng)
+            out.append(m)
+        return (state, rng), jax.tree_util.tree_map(lambda *x: jnp.stack(x), *out)
+
+    selected, selected_metrics = jax.jit(jax.vmap(looped))(carries)
+    # Equal up to float rounding (the two programs fuse differently).
+    _assert_trees_close(chunked, selected)
+    for key in metrics:  # the actor's metrics on skipped steps too (from its loss, no gradient)
+        np.testing.assert_allclose(metrics[key], selected_metrics[key], rtol=1e-5, atol=1e-6)
+    assert "actor_loss" in metrics or "bc_mse" in metrics
+
+
+def test_delayed_actor_cond_survives_the_run_vmap_and_resumes_mid_delay():
+    config = tiny_config("td3_bc", num_seeds=2, policy_delay=2)
+    algo, dataset = ALGOS["td3_bc"], _fake_dataset()
+    chunk = make_train_chunk(config, contract(algo).phases[0], 3)
+    run_vmapped = jax.vmap(chunk, in_axes=(0, 0, None, None))
+    carries = init_carry(config, algo, SPEC)
+    jaxpr = str(jax.make_jaxpr(run_vmapped)(carries, {}, dataset, jnp.int32(0)))
+    assert "cond[" in jaxpr  # not turned into a select of both branches
+
+    # 3 + 3 steps, the second chunk starting at step 3 (odd: mid-delay, as after a resume)...
+    fn = jax.jit(run_vmapped)
+    first, _ = fn(carries, {}, dataset, jnp.int32(0))
+    split, _ = fn(first, {}, dataset, jnp.int32(3))
+    # ...equal 6 steps in one chunk.
+    whole, _ = jax.jit(jax.vmap(make_train_chunk(config, contract(algo).phases[0], 6),
+                                in_axes=(0, 0, None, None)))(carries, {}, dataset, jnp.int32(0))
+    _assert_trees_close(split, whole, rtol=0, atol=0)
+    assert int(split[0].step[0]) == 6
+
+
+def _states_and_actions(torso, proposals=7, batch=5, action_dim=2):
+    rng = np.random.default_rng(0)
+    shape = (batch, 6, 6, 2) if torso.kind == "cnn" else (batch, 4)
+    obs = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    actions = jnp.asarray(rng.uniform(-1, 1, size=(proposals, batch, action_dim)), jnp.float32)
+    return obs, actions
+
+
+@pytest.mark.parametrize("torso", [TorsoSpec("mlp", 1), TorsoSpec("cnn", 3),
+                                   TorsoSpec("mlp", 1, "bfloat16")], ids=["mlp", "cnn", "mlp-bf16"])
+def test_several_actions_per_state_share_the_state_pass(torso):
+    q = QEnsemble((32, 32), num_critics=3, torso=torso)
+    obs, actions = _states_and_actions(torso)
+    params = q.init(jax.random.PRNGKey(0), obs, actions[0])
+
+    def shared(p):
+        return q.apply(p, obs, actions)
+
+    def broadcast(p):
+        return q.apply(p, jnp.broadcast_to(obs, (actions.shape[0], *obs.shape)), actions)
+
+    tol = dict(rtol=2e-2, atol=2e-2) if torso.compute_dtype == "bfloat16" else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(shared(params), broadcast(params), **tol)
+    assert shared(params).shape == (3, 7, 5)
+    g_shared = jax.grad(lambda p: jnp.sum(jnp.sin(shared(p))))(params)
+    g_broadcast = jax.grad(lambda p: jnp.sum(jnp.sin(broadcast(p))))(params)
+    _assert_trees_close(g_shared, g_broadcast, **tol)
+    with pytest.raises(ValueError, match="batch axes"):
+        q.apply(params, obs, actions[:, :3])
+
+
+def _naive_cql_critic_loss(critic_params, config, state, batch, rng):
+    """CQL's critic loss as separate passes: data Q, then the proposals on broadcast states."""
+    target_rng, rand_rng, pi_rng, next_rng = jax.random.split(rng, 4)
+    obs, next_obs = batch["observations"], batch["next_observations"]
+    actor = functools.partial(state.actor.apply_fn, {"params": state.actor.params})
+    if config.cql_max_backup:
+        target = cql.max_backup_target(config, state, batch, target_rng, actor(next_obs))
+    else:
+        target = sac_n.critic_target(config, state, batch, target_rng)  # its own actor pass
+    critic = functools.partial(state.critic.apply_fn, {"params": critic_params})
+    q_data = critic(obs, batch["actions"])
+    td = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
+    n, (b, d) = config.cql_n_actions, batch["actions"].shape
+    rand = jax.random.uniform(rand_rng, (n, b, d), minval=-1.0, maxval=1.0)
+    pi, lp_pi = jax.vmap(actor(obs).sample_and_log_prob)(jax.random.split(pi_rng, n))
+    nxt, lp_next = jax.vmap(actor(next_obs).sample_and_log_prob)(jax.random.split(next_rng, n))
+    q_rand = critic(jnp.broadcast_to(obs, (n, *obs.shape)), rand)
+    q_pi = critic(jnp.broadcast_to(obs, (n, *obs.shape)), pi)
+    q_next = critic(jnp.broadcast_to(obs, (n, *obs.shape)), nxt)
+    gap = cql.conservative_gap(q_rand, -d * jnp.log(2.0), q_pi, lp_pi, q_next, lp_next, q_data,
+                               config.cql_temperature)
+    return td + config.cql_alpha * jnp.sum(gap)
+
+
+@pytest.mark.parametrize("max_backup", [False, True])
+def test_cql_shared_passes_equal_separate_passes(max_backup):
+    config = tiny_config("cql", num_seeds=1, cql_lagrange=False, cql_max_backup=max_backup)
+    state, rng = _seed(init_carry(config, ALGOS["cql"], SPEC), 0)
+    batch = sample_batch(_fake_dataset(), rng, config.batch_size)
+    new = jax.value_and_grad(lambda p: cql.critic_loss(p, config, state, batch, rng)[0])
+    old = jax.value_and_grad(lambda p: _naive_cql_critic_loss(p, config, state, batch, rng))
+    (loss, grads), (loss_ref, grads_ref) = new(state.critic.params), old(state.critic.params)
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-5)
+    _assert_trees_close(grads, grads_ref, rtol=1e-4, atol=1e-6)
+
+
+def test_edac_one_pass_equals_td_loss_plus_diversity_of_two_passes():
+    config = tiny_config("edac", num_seeds=1, eta=3.0)
+    state, rng = _seed(init_carry(config, ALGOS["edac"], SPEC), 0)
+    batch = sample_batch(_fake_dataset(), rng, config.batch_size)
+
+    def two_passes(p):
+        td = sac_n.critic_loss(p, config, state, batch, rng)[0]
+        actions = jnp.broadcast_to(batch["actions"], (config.num_critics, *batch["actions"].shape))
+        grads = jax.grad(lambda a: state.critic.apply_fn(
+            {"params": p}, batch["observations"], a, per_member_actions=True).sum())(actions)
+        return td + config.eta * edac.diversity_loss(grads)
+
+    (loss, grads) = jax.value_and_grad(lambda p: edac.critic_loss(p, config, state, batch, rng)[0])(
+        state.critic.params)
+    loss_ref, grads_ref = jax.value_and_grad(two_passes)(state.critic.params)
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
+    _assert_trees_close(grads, grads_ref, rtol=1e-5, atol=1e-7)
