@@ -34,7 +34,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from algos import ALGOS
-from algos.common import Spec, contract
+from algos.common import Spec, contract, takes_step
 from algos.runs import init_runs
 from algos.trainer import make_train_chunk, train_and_evaluate
 from data import samplers
@@ -62,6 +62,8 @@ flags.DEFINE_list("cases", None, "precision: algorithms at their paper sizes, ea
                   "'algo:field=value' (default: every registered algorithm, plus SAC-N with N=50)")
 flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
+flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
+flags.DEFINE_integer("peer_steps", 300, "peer: d3rlpy updates timed per algorithm")
 flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
 flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation: parallel episodes per measurement")
 FLAGS = flags.FLAGS
@@ -324,14 +326,21 @@ def _case_config(case, dtype):
 
 
 def update_gflop(config, algo, spec, dataset):
-    """XLA's FLOP count of one update of the algorithm's main (last) phase, one seed."""
+    """XLA's FLOP count of one update of the algorithm's main (last) phase, one seed (the mean
+    over a delay cycle for an update that takes the shared step)."""
     phase = contract(algo).phases[-1]
     state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec))
     rng = jax.random.PRNGKey(0)
     batch = samplers.sample(phase.sampler, config, dataset, rng)
-    cost = jax.jit(functools.partial(phase.update, config)).lower(state, batch, rng).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return cost["flops"] / 1e9
+    # An update on the shared step (TD3's delayed actor) costs differently per step: average
+    # one delay cycle, each step's program compiled with its step fixed.
+    steps = range(config.get("policy_delay", 1)) if takes_step(phase.update) else [None]
+    flops = []
+    for step in steps:
+        update = functools.partial(phase.update, config, **({} if step is None else {"step": step}))
+        cost = jax.jit(update).lower(state, batch, rng).compile().cost_analysis()
+        flops.append((cost[0] if isinstance(cost, (list, tuple)) else cost)["flops"])
+    return float(np.mean(flops)) / 1e9
 
 
 def chunk_updates_per_s(config, algo, spec, dataset, steps, seconds):
@@ -378,6 +387,44 @@ def precision():
         out["rows"].append(row)
         print(json.dumps(row), flush=True)
     print(json.dumps(out, indent=2))
+
+
+def peer():
+    """stitch vs d3rlpy (its own venv, --peer_python) at the same network sizes, per algorithm:
+    stitch's compiled chunk (one seed, float32, paper config) and d3rlpy's `fit`
+    (scripts/peer_d3rlpy.py), measured back to back so both see the same machine."""
+    import subprocess
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peer_d3rlpy import SIZES
+    if not FLAGS.peer_python or not os.path.exists(FLAGS.peer_python):
+        raise app.UsageError(f"--peer_python={FLAGS.peer_python!r} is not d3rlpy's venv python; make one: "
+                             "python3 -m venv ../peers/d3rlpy-venv && ../peers/d3rlpy-venv/bin/pip install "
+                             "torch==2.13.0 d3rlpy")
+    host, spec = _fake_dataset(), Spec((11,), "float32", 3, False)
+    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
+    rows = []
+    for name in FLAGS.cases or list(SIZES):
+        _, config = _case_config(name, "float32")
+        size = SIZES[name]
+        same = (tuple(config.hidden_dims) == tuple(size["hidden"]) and config.batch_size == size["batch"]
+                and config.get("num_critics", 2) == size.get("critics", config.get("num_critics", 2)))
+        assert same, f"{name}: stitch's config and the peer's SIZES differ"
+        algo = ALGOS[name]
+        ours = chunk_updates_per_s(config, algo, spec, dataset, FLAGS.steps, FLAGS.seconds)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_d3rlpy.py")
+        done = subprocess.run([FLAGS.peer_python, script, f"--algos={name}", f"--steps={FLAGS.peer_steps}"],
+                              capture_output=True, text=True, check=True)
+        theirs = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+        row = {"algo": name, **size, "stitch_updates_per_s": ours,
+               "d3rlpy_updates_per_s": theirs["updates_per_s"], "d3rlpy": theirs["d3rlpy"],
+               "torch": theirs["torch"], "stitch_over_d3rlpy": ours / theirs["updates_per_s"]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| algorithm | hidden layers | batch | critics | stitch updates/s | d3rlpy updates/s | stitch / d3rlpy |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['algo']} | {'x'.join(map(str, r['hidden']))} | {r['batch']} | {r.get('critics', 2)} | "
+              f"{r['stitch_updates_per_s']:.1f} | {r['d3rlpy_updates_per_s']:.1f} | {r['stitch_over_d3rlpy']:.1f}x |")
 
 
 def matmuls():
@@ -484,9 +531,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
-             "matmuls": matmuls}
+             "matmuls": matmuls, "peer": peer}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer [--flags]")
     modes[argv[1]]()
 
 
