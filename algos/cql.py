@@ -125,12 +125,18 @@ def lagrange_loss(cql_log_alpha_params, config, gap):
     return -a * config.cql_alpha * (jax.lax.stop_gradient(gap) - config.cql_target_action_gap)
 
 
-_sac_update = sac_n.make_update(critic_loss)
+def make_update(critic_loss_fn):
+    """CQL's update (SAC's, then the Lagrange multiplier's step) around a critic loss."""
+    sac_update = sac_n.make_update(critic_loss_fn)
+
+    def update(config, state: CQLState, batch, rng):
+        state, info = sac_update(config, state, batch, rng)
+        if config.cql_lagrange:
+            grads = jax.grad(lagrange_loss)(state.cql_log_alpha.params, config, info["cql_gap"])
+            state = state.replace(cql_log_alpha=state.cql_log_alpha.apply_gradients(grads=grads))
+        return state, {**info, "alpha_prime": alpha_prime(state)}
+
+    return update
 
 
-def update(config, state: CQLState, batch, rng):
-    state, info = _sac_update(config, state, batch, rng)
-    if config.cql_lagrange:
-        grads = jax.grad(lagrange_loss)(state.cql_log_alpha.params, config, info["cql_gap"])
-        state = state.replace(cql_log_alpha=state.cql_log_alpha.apply_gradients(grads=grads))
-    return state, {**info, "alpha_prime": alpha_prime(state)}
+update = make_update(critic_loss)

@@ -17,7 +17,10 @@ class QNetwork(nn.Module):
     def __call__(self, observations, actions):
         """Q(s, a), shape actions.shape[:-1]. `actions` may have extra leading axes over the
         observations' batch axes (several actions per state, e.g. (n, batch, d) for (batch, ...)
-        states): then the torso and the states' share of the first layer run once per state."""
+        states): then the torso runs once per state, and so does the state's share of the first
+        layer where the state's features are at least as wide as that layer (an image torso's,
+        a wide state's; for a few-dim state one first-layer product over the broadcast state
+        is faster: BENCHMARKS.md)."""
         features = Torso(self.torso)(observations)
         batch, action_batch = features.shape[:-1], actions.shape[:-1]
         if len(action_batch) < len(batch) or action_batch[len(action_batch) - len(batch):] != batch:
@@ -25,10 +28,11 @@ class QNetwork(nn.Module):
                              f"observations' batch axes {batch}.")
         mlp = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
                   dtype=matmul_dtype(self.torso))
-        if action_batch == batch:
+        if action_batch != batch and features.shape[-1] >= self.hidden_dims[0]:
+            x = mlp((features, actions))  # the state's share of the first layer once per state
+        else:  # narrow features (a flat state of a few dims): the broadcast is cheaper on CPU
+            features = jnp.broadcast_to(features, (*action_batch, features.shape[-1]))
             x = mlp(jnp.concatenate([features, actions], axis=-1))
-        else:
-            x = mlp((features, actions))
         return jnp.squeeze(x, -1)
 
 

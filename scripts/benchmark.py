@@ -62,6 +62,8 @@ flags.DEFINE_list("cases", None, "precision: algorithms at their paper sizes, ea
                   "'algo:field=value' (default: every registered algorithm, plus SAC-N with N=50)")
 flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
+flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
+flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
 flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
 flags.DEFINE_integer("peer_steps", 300, "peer: d3rlpy updates timed per algorithm")
 flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
@@ -111,8 +113,9 @@ def scores():
 
 def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):
     rng = np.random.default_rng(0)
-    return {"observations": rng.normal(size=(n, obs_dim)), "actions": rng.uniform(-1, 1, (n, act_dim)),
-            "rewards": rng.normal(size=n), "next_observations": rng.normal(size=(n, obs_dim)),
+    shape = (n, *obs_dim) if isinstance(obs_dim, tuple) else (n, obs_dim)
+    return {"observations": rng.normal(size=shape), "actions": rng.uniform(-1, 1, (n, act_dim)),
+            "rewards": rng.normal(size=n), "next_observations": rng.normal(size=shape),
             "next_actions": rng.uniform(-1, 1, (n, act_dim)),
             "terminals": (rng.random(n) < 0.01) * 1.0, "episode_ends": np.zeros(n)}
 
@@ -427,6 +430,44 @@ def peer():
               f"{r['stitch_updates_per_s']:.1f} | {r['d3rlpy_updates_per_s']:.1f} | {r['stitch_over_d3rlpy']:.1f}x |")
 
 
+def less_work():
+    """Issue 12's shared passes vs the forms they replaced (tests/separate_passes.py; TD3's
+    delayed actor as a per-run select), one process, alternating old and new `--reps` times at
+    paper sizes on hopper-shaped data, one seed, float32: updates/s and XLA FLOPs per update."""
+    import types
+    from algos import cql, edac, rebrac, sac_n, td3_bc
+    from tests import separate_passes
+
+    def hide_step(module):  # the update without the shared step: the run's own counter, a select
+        return lambda config, state, batch, rng: module.update(config, state, batch, rng)
+
+    old = {"td3_bc": hide_step(td3_bc), "rebrac": hide_step(rebrac),
+           "cql": cql.make_update(separate_passes.cql_critic_loss),
+           "edac": sac_n.make_update(separate_passes.edac_critic_loss)}
+    shape = tuple(int(x) for x in FLAGS.obs_shape)
+    spec = Spec(shape, "float32", 3, False)
+    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset(n=20_000, obs_dim=shape).items()}
+    rows = []
+    for case in FLAGS.cases or list(old):
+        name, config = _case_config(case, "float32")
+        forms = {"old": types.SimpleNamespace(**{**vars(ALGOS[name]), "update": old[name]}),
+                 "new": ALGOS[name]}
+        row = {"algo": case, **{f"{k}_gflop": update_gflop(config, m, spec, dataset) for k, m in forms.items()}}
+        for _ in range(FLAGS.reps):
+            for key, module in forms.items():
+                row.setdefault(f"{key}_updates_per_s", []).append(
+                    chunk_updates_per_s(config, module, spec, dataset, FLAGS.steps, FLAGS.seconds))
+        row["new_over_old"] = [n / o for n, o in zip(row["new_updates_per_s"], row["old_updates_per_s"])]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| algorithm | GFLOP / update before | after | updates/s before (each rep) | after (each rep) | after / before (median) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['algo']} | {r['old_gflop']:.2f} | {r['new_gflop']:.2f} | "
+              f"{', '.join(f'{x:.1f}' for x in r['old_updates_per_s'])} | "
+              f"{', '.join(f'{x:.1f}' for x in r['new_updates_per_s'])} | {np.median(r['new_over_old']):.2f}x |")
+
+
 def matmuls():
     """GFLOP/s of float32 and of bfloat16-operand/float32-result products at the shapes the
     networks use: (batch x in) @ (in x out), and batched over ensemble members."""
@@ -531,9 +572,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
-             "matmuls": matmuls, "peer": peer}
+             "matmuls": matmuls, "peer": peer, "less_work": less_work}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work [--flags]")
     modes[argv[1]]()
 
 

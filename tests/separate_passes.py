@@ -1,0 +1,57 @@
+"""The separate-pass forms that issue 12's shared passes replaced, kept as references: the tests
+check the library's forms against them (tests/test_less_work.py), and
+`scripts/benchmark.py less_work` times both in one process.
+
+Each computes the same loss as the library's function of the same name, the way stitch did
+before: CQL scores the data's actions and the 3n proposals in two critic calls on explicitly
+broadcast states, with pi(.|s') computed again for the target; EDAC runs the critics forward
+once for the TD loss and once more for the action gradients.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from algos import cql, edac, sac_n
+
+
+def cql_critic_loss(critic_params, config, state, batch, rng):
+    target_rng, rand_rng, pi_rng, next_rng = jax.random.split(rng, 4)
+    obs, next_obs = batch["observations"], batch["next_observations"]
+    actor = functools.partial(state.actor.apply_fn, {"params": state.actor.params})
+    if config.cql_max_backup:
+        target = cql.max_backup_target(config, state, batch, target_rng, actor(next_obs))
+    else:
+        target = sac_n.critic_target(config, state, batch, target_rng)  # its own actor pass
+    target = jax.lax.stop_gradient(target)
+    critic = functools.partial(state.critic.apply_fn, {"params": critic_params})
+    q_data = critic(obs, batch["actions"])
+    td_loss = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
+    n, (b, d) = config.cql_n_actions, batch["actions"].shape
+    rand = jax.random.uniform(rand_rng, (n, b, d), minval=-1.0, maxval=1.0)
+    pi, lp_pi = jax.vmap(actor(obs).sample_and_log_prob)(jax.random.split(pi_rng, n))
+    nxt, lp_next = jax.vmap(actor(next_obs).sample_and_log_prob)(jax.random.split(next_rng, n))
+    proposals = jax.lax.stop_gradient(jnp.concatenate([rand, pi, nxt]))
+    q_ood = critic(jnp.broadcast_to(obs, (3 * n, *obs.shape)), proposals)
+    q_rand, q_pi, q_next = jnp.split(q_ood, 3, axis=1)
+    gap = cql.conservative_gap(q_rand, -d * jnp.log(2.0), q_pi, lp_pi, q_next, lp_next, q_data,
+                               config.cql_temperature)
+    if config.cql_lagrange:
+        weight = jax.lax.stop_gradient(cql.alpha_prime(state)) * config.cql_alpha
+        penalty = weight * jnp.sum(gap - config.cql_target_action_gap)
+    else:
+        penalty = config.cql_alpha * jnp.sum(gap)
+    loss = td_loss + penalty
+    return loss, {"critic_loss": loss, "td_loss": td_loss, "q_data": q_data.mean(),
+                  "td_error": jnp.abs(q_data - target).mean(), "cql_gap": gap.mean(),
+                  "q_ood_logsumexp": (gap + q_data.mean(axis=1)).mean()}
+
+
+def edac_critic_loss(critic_params, config, state, batch, rng):
+    loss, info = sac_n.critic_loss(critic_params, config, state, batch, rng)
+    actions = jnp.broadcast_to(batch["actions"], (config.num_critics, *batch["actions"].shape))
+    grads = jax.grad(lambda a: state.critic.apply_fn(
+        {"params": critic_params}, batch["observations"], a, per_member_actions=True).sum())(actions)
+    diversity = edac.diversity_loss(grads)
+    loss = loss + config.eta * diversity
+    return loss, {**info, "critic_loss": loss, "diversity": diversity}
