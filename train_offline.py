@@ -10,7 +10,8 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from algos.common import StitchError, default_compile_cache, quiet_logs, use_compile_cache
+from algos.common import (StitchError, default_compile_cache, quiet_logs, set_xla_flags,
+                          use_compile_cache)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -68,6 +69,7 @@ def main(argv):
     except OSError as err:
         _missing_config_file(err)
     workdir = FLAGS.workdir or default_workdir(config)
+    set_xla_flags(config)  # before the first computation, which reads them
     try:
         train_and_evaluate(config, workdir)
     except StitchError as err:

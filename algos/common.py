@@ -32,6 +32,36 @@ from data.spec import Spec, StitchError  # noqa: F401  (re-exported: algorithms 
 from networks.torsos import torso_spec
 
 
+# XLA:CPU flags the driver sets for a run, on the jaxlib versions they were measured on
+# (BENCHMARKS.md, "Where the time goes"). jaxlib 0.10's YNNPACK reduce fusions make networks with
+# LayerNorm slow in a training step: ReBRAC's LayerNorm critics ran 2.9x faster with XLA's own
+# reductions, while CQL and EDAC (logsumexp and ensemble reductions, no LayerNorm) ran 10-13 %
+# slower, so the flag is set only for configs with LayerNorm. XLA aborts on a flag it does not
+# know, hence the version gate. A user's own setting in $XLA_FLAGS wins; STITCH_XLA_FLAGS=off
+# leaves $XLA_FLAGS alone.
+XLA_FLAGS_JAXLIB = ("0.10.",)
+
+
+def xla_flags_for(config) -> dict:
+    """The XLA:CPU flags stitch sets for this run's config ({} when none help it)."""
+    if config.get("critic_layer_norm") or config.get("layer_norm"):
+        return {"xla_cpu_experimental_ynn_fusion_type": "-reduce"}
+    return {}
+
+
+def set_xla_flags(config) -> list:
+    """Add `xla_flags_for(config)` to $XLA_FLAGS; returns the flags added. XLA reads them when
+    JAX first uses a device, so the driver calls this before any computation."""
+    import jaxlib
+    if not jaxlib.__version__.startswith(XLA_FLAGS_JAXLIB) or os.environ.get("STITCH_XLA_FLAGS") == "off":
+        return []
+    current = os.environ.get("XLA_FLAGS", "")
+    added = [f"--{k}={v}" for k, v in xla_flags_for(config).items() if k not in current]
+    if added:
+        os.environ["XLA_FLAGS"] = " ".join([current, *added]).strip()
+    return added
+
+
 class Phase(NamedTuple):
     """One stage of training: `steps` (a config field) updates of `update` on `sampler`'s batches.
 

@@ -395,6 +395,7 @@ def _train_and_evaluate(config, workdir, cleanup):
         "train_time_s": train_time,  # compiled training chunks only (over resumes too)
         "compile_time_s": compile_before + compile_time,  # XLA compilation of the chunks, over resumes too
         "trace_time_s": trace_before + trace_time,  # tracing and lowering them (no cache keeps it)
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),  # as this process ran (the driver adds some)
         "num_transitions": info.num_transitions,
         "num_episodes": info.num_episodes,
         "ref_min_score": info.ref_min_score,

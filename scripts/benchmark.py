@@ -65,7 +65,6 @@ flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (af
 flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
 flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
 flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
-flags.DEFINE_integer("peer_steps", 300, "peer: d3rlpy updates timed per algorithm")
 flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
 flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation: parallel episodes per measurement")
 FLAGS = flags.FLAGS
@@ -324,7 +323,10 @@ def _case_config(case, dtype):
     config.num_seeds, config.compute_dtype = 1, dtype
     for item in filter(None, overrides.split(",")):
         field, value = item.split("=")
-        config[field] = type(config[field])(value)
+        kind = type(config[field])
+        if kind is bool and value not in ("True", "False"):
+            raise app.UsageError(f"{field}={value}: write True or False")
+        config[field] = value == "True" if kind is bool else kind(value)
     return algo, config
 
 
@@ -415,7 +417,7 @@ def peer():
         algo = ALGOS[name]
         ours = chunk_updates_per_s(config, algo, spec, dataset, FLAGS.steps, FLAGS.seconds)
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_d3rlpy.py")
-        done = subprocess.run([FLAGS.peer_python, script, f"--algos={name}", f"--steps={FLAGS.peer_steps}"],
+        done = subprocess.run([FLAGS.peer_python, script, f"--algos={name}", f"--seconds={2 * FLAGS.seconds}"],
                               capture_output=True, text=True, check=True)
         theirs = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
         row = {"algo": name, **size, "stitch_updates_per_s": ours,

@@ -2,11 +2,11 @@
 `scripts/benchmark.py peer`). Runs in d3rlpy's own virtual environment, never stitch's:
 
     python3 -m venv ../peers/d3rlpy-venv && ../peers/d3rlpy-venv/bin/pip install torch==2.13.0 d3rlpy
-    ../peers/d3rlpy-venv/bin/python scripts/peer_d3rlpy.py --algos=iql,cql --steps=500
+    ../peers/d3rlpy-venv/bin/python scripts/peer_d3rlpy.py --algos=iql,cql --seconds=10
 
 Each algorithm is built with the same hidden layers, batch size and critic count as
 `configs/<algo>.py` (listed in SIZES below), on hopper-shaped random data (11-d observations,
-3-d actions, 100k transitions), and `fit` is timed for `--steps` updates after a warm-up: what a
+3-d actions, 100k transitions), and `fit` is timed for at least `--seconds` after a warm-up: what a
 d3rlpy user gets per update, replay-buffer sampling included. Prints one JSON line per algorithm.
 Imports neither jax nor stitch.
 """
@@ -75,21 +75,25 @@ def hopper_shaped_dataset(n=100_000, episode=1000, seed=0):
         terminals=np.zeros(n, np.float32), timeouts=timeouts)
 
 
-def updates_per_s(name, dataset, steps, warmup):
+def updates_per_s(name, dataset, steps, seconds, warmup):
+    """`fit` in calls of `steps` updates, timed until `seconds` have passed (after a warm-up)."""
     from d3rlpy.logging import NoopAdapterFactory
     algo = make_config(name).create(device="cpu:0")
     fit = dict(logger_adapter=NoopAdapterFactory(), show_progress=False, save_interval=10 ** 9)
     algo.fit(dataset, n_steps=warmup, n_steps_per_epoch=warmup, **fit)
-    t0 = time.perf_counter()
-    algo.fit(dataset, n_steps=steps, n_steps_per_epoch=steps, **fit)
-    return steps / (time.perf_counter() - t0)
+    done, t0 = 0, time.perf_counter()
+    while done == 0 or time.perf_counter() - t0 < seconds:
+        algo.fit(dataset, n_steps=steps, n_steps_per_epoch=steps, **fit)
+        done += steps
+    return done / (time.perf_counter() - t0)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--algos", default=",".join(SIZES))
-    parser.add_argument("--steps", type=int, default=500, help="timed updates per algorithm")
-    parser.add_argument("--warmup", type=int, default=50, help="untimed updates first")
+    parser.add_argument("--steps", type=int, default=25, help="updates per timed fit call")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per algorithm")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed updates first")
     args = parser.parse_args()
     import d3rlpy
     import torch
@@ -97,7 +101,7 @@ def main():
     for name in args.algos.split(","):
         row = {"algo": name, "d3rlpy": d3rlpy.__version__, "torch": torch.__version__,
                "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), **SIZES[name],
-               "updates_per_s": updates_per_s(name, dataset, args.steps, args.warmup)}
+               "updates_per_s": updates_per_s(name, dataset, args.steps, args.seconds, args.warmup)}
         print(json.dumps(row), flush=True)
 
 

@@ -8,6 +8,8 @@
   actor pass for the target and the proposals; equal to separate passes.
 - EDAC: the action-gradient pass also gives the TD loss's Q values; equal to two passes.
 """
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -136,3 +138,25 @@ def test_edac_one_pass_equals_td_loss_plus_diversity_of_two_passes():
         lambda p: separate_passes.edac_critic_loss(p, config, state, batch, rng)[0])(state.critic.params)
     np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
     _assert_trees_close(grads, grads_ref, rtol=1e-5, atol=1e-7)
+
+
+def test_xla_flags_only_for_layer_norm_configs_and_never_over_the_users(monkeypatch):
+    import jaxlib
+    from algos import common
+    from configs import rebrac, td3_bc
+    assert common.xla_flags_for(td3_bc.get_config()) == {}
+    assert common.xla_flags_for(rebrac.get_config()) == {"xla_cpu_experimental_ynn_fusion_type": "-reduce"}
+    monkeypatch.setattr(common, "XLA_FLAGS_JAXLIB", (jaxlib.__version__,))
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    assert common.set_xla_flags(rebrac.get_config()) == ["--xla_cpu_experimental_ynn_fusion_type=-reduce"]
+    assert common.set_xla_flags(rebrac.get_config()) == []  # already there: added once
+    assert os.environ["XLA_FLAGS"] == ("--xla_force_host_platform_device_count=1 "
+                                       "--xla_cpu_experimental_ynn_fusion_type=-reduce")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=+reduce")  # the user's
+    assert common.set_xla_flags(rebrac.get_config()) == []
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setenv("STITCH_XLA_FLAGS", "off")
+    assert common.set_xla_flags(rebrac.get_config()) == []
+    monkeypatch.delenv("STITCH_XLA_FLAGS")
+    monkeypatch.setattr(common, "XLA_FLAGS_JAXLIB", ("0.0.unverified",))  # an unmeasured jaxlib
+    assert common.set_xla_flags(rebrac.get_config()) == [] and os.environ["XLA_FLAGS"] == ""
