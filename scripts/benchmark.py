@@ -22,6 +22,7 @@ Every ratio is measured against a baseline taken in the same run.
 """
 import functools
 import json
+import types
 import os
 import sys
 import time
@@ -436,7 +437,6 @@ def less_work():
     """Issue 12's shared passes vs the forms they replaced (tests/separate_passes.py; TD3's
     delayed actor as a per-run select), one process, alternating old and new `--reps` times at
     paper sizes on hopper-shaped data, one seed, float32: updates/s and XLA FLOPs per update."""
-    import types
     from algos import cql, edac, rebrac, sac_n, td3_bc
     from tests import separate_passes
 
@@ -468,6 +468,56 @@ def less_work():
         print(f"| {r['algo']} | {r['old_gflop']:.2f} | {r['new_gflop']:.2f} | "
               f"{', '.join(f'{x:.1f}' for x in r['old_updates_per_s'])} | "
               f"{', '.join(f'{x:.1f}' for x in r['new_updates_per_s'])} | {np.median(r['new_over_old']):.2f}x |")
+
+
+def profile():
+    """Where an update's time goes, per algorithm at paper sizes (one seed, float32, hopper
+    shapes): ms per update of the driver's chunk, of the same scan doing only the sampling, and
+    of only the optimizer steps (Adam on zero gradients for every TrainState, plus a Polyak
+    average of every target); the rest is the networks' passes and losses. Beside it, the time
+    the update's FLOPs would take at the same run's matmul peak."""
+    from flax.training.train_state import TrainState
+    spec = Spec((11,), "float32", 3, False)
+    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset().items()}
+    peak = matmul_gflops("float32")
+    print(json.dumps({"matmul_gflops_float32": peak, "xla_flags": os.environ.get("XLA_FLAGS", "")}))
+
+    def sampling_only(config, state, batch, rng):
+        del config, rng
+        leaves = jax.tree_util.tree_leaves(batch)
+        return state, {"sum": sum(jnp.sum(x) for x in leaves)}
+
+    def optimizer_only(config, state, batch, rng):
+        del batch, rng
+        is_ts = lambda x: isinstance(x, TrainState)  # noqa: E731
+        state = jax.tree_util.tree_map(
+            lambda x: x.apply_gradients(grads=jax.tree_util.tree_map(jnp.zeros_like, x.params)) if is_ts(x) else x,
+            state, is_leaf=is_ts)
+        targets = {k: v for k, v in vars(state).items() if k.startswith("target_")}
+        state = state.replace(**{k: jax.tree_util.tree_map(lambda t: 0.995 * t + 0.005 * t, v)
+                                 for k, v in targets.items()})
+        return state, {"step": jnp.zeros(())}
+
+    rows = []
+    for case in FLAGS.cases or sorted(ALGOS):
+        name, config = _case_config(case, "float32")
+        algo = ALGOS[name]
+        gflop = update_gflop(config, algo, spec, dataset)
+        ms = {}
+        for part, update in (("update", None), ("sampling", sampling_only), ("optimizer", optimizer_only)):
+            module = algo if update is None else types.SimpleNamespace(**{**vars(algo), "update": update})
+            ms[part] = 1e3 / chunk_updates_per_s(config, module, spec, dataset, FLAGS.steps, FLAGS.seconds)
+        row = {"algo": case, "update_gflop": gflop, **{f"{k}_ms": v for k, v in ms.items()},
+               "networks_ms": ms["update"] - ms["sampling"] - ms["optimizer"],
+               "at_peak_ms": 1e3 * gflop / peak, "pct_of_peak": 100 * gflop / peak / (ms["update"] / 1e3)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| algorithm | GFLOP / update | ms / update | sampling | optimizer + targets | networks and losses "
+          "| FLOPs at matmul peak | % of peak |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['algo']} | {r['update_gflop']:.2f} | {r['update_ms']:.2f} | {r['sampling_ms']:.2f} | "
+              f"{r['optimizer_ms']:.2f} | {r['networks_ms']:.2f} | {r['at_peak_ms']:.2f} | {r['pct_of_peak']:.0f} % |")
 
 
 def matmuls():
@@ -574,9 +624,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
-             "matmuls": matmuls, "peer": peer, "less_work": less_work}
+             "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile [--flags]")
     modes[argv[1]]()
 
 
