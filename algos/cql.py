@@ -102,12 +102,16 @@ def critic_loss(critic_params, config, state: CQLState, batch, rng):
         jnp.concatenate([rand_actions, pi_actions, next_pi_actions]))])
     q_all = state.critic.apply_fn({"params": critic_params}, obs, actions)
     q_data, q_ood = q_all[:, 0], q_all[:, 1:]
-    td_loss = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
     q_rand, q_pi, q_next_pi = jnp.split(q_ood, 3, axis=1)
     uniform_log_density = -action_dim * jnp.log(2.0)
     gap = conservative_gap(q_rand, uniform_log_density, q_pi, log_prob_pi, q_next_pi,
                            log_prob_next_pi, q_data, config.cql_temperature)
+    return penalised_loss(config, state, q_data, target, gap)
 
+
+def penalised_loss(config, state: CQLState, q_data, target, gap):
+    """TD loss + the weighted conservative gap (fixed or Lagrange weight), and the diagnostics."""
+    td_loss = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
     if config.cql_lagrange:
         weight = jax.lax.stop_gradient(alpha_prime(state)) * config.cql_alpha
         penalty = weight * jnp.sum(gap - config.cql_target_action_gap)

@@ -426,11 +426,18 @@ def peer():
                "torch": theirs["torch"], "stitch_over_d3rlpy": ours / theirs["updates_per_s"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| algorithm | hidden layers | batch | critics | stitch updates/s | d3rlpy updates/s | stitch / d3rlpy |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['algo']} | {'x'.join(map(str, r['hidden']))} | {r['batch']} | {r.get('critics', 2)} | "
-              f"{r['stitch_updates_per_s']:.1f} | {r['d3rlpy_updates_per_s']:.1f} | {r['stitch_over_d3rlpy']:.1f}x |")
+    _print_table(["algorithm", "hidden layers", "batch", "critics", "stitch updates/s", "d3rlpy updates/s",
+                  "stitch / d3rlpy"],
+                 [[r["algo"], "x".join(map(str, r["hidden"])), r["batch"], r.get("critics", 2),
+                   f"{r['stitch_updates_per_s']:.1f}", f"{r['d3rlpy_updates_per_s']:.1f}",
+                   f"{r['stitch_over_d3rlpy']:.1f}x"] for r in rows])
+
+
+def _print_table(header, rows):
+    """A markdown table, as BENCHMARKS.md holds them."""
+    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(map(str, row)) + " |")
 
 
 def less_work():
@@ -462,12 +469,12 @@ def less_work():
         row["new_over_old"] = [n / o for n, o in zip(row["new_updates_per_s"], row["old_updates_per_s"])]
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| algorithm | GFLOP / update before | after | updates/s before (each rep) | after (each rep) | after / before (median) |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['algo']} | {r['old_gflop']:.2f} | {r['new_gflop']:.2f} | "
-              f"{', '.join(f'{x:.1f}' for x in r['old_updates_per_s'])} | "
-              f"{', '.join(f'{x:.1f}' for x in r['new_updates_per_s'])} | {np.median(r['new_over_old']):.2f}x |")
+    _print_table(["algorithm", "GFLOP / update before", "after", "updates/s before (each rep)", "after (each rep)",
+                  "after / before (median)"],
+                 [[r["algo"], f"{r['old_gflop']:.2f}", f"{r['new_gflop']:.2f}",
+                   ", ".join(f"{x:.1f}" for x in r["old_updates_per_s"]),
+                   ", ".join(f"{x:.1f}" for x in r["new_updates_per_s"]),
+                   f"{np.median(r['new_over_old']):.2f}x"] for r in rows])
 
 
 def profile():
@@ -512,12 +519,11 @@ def profile():
                "at_peak_ms": 1e3 * gflop / peak, "pct_of_peak": 100 * gflop / peak / (ms["update"] / 1e3)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| algorithm | GFLOP / update | ms / update | sampling | optimizer + targets | networks and losses "
-          "| FLOPs at matmul peak | % of peak |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['algo']} | {r['update_gflop']:.2f} | {r['update_ms']:.2f} | {r['sampling_ms']:.2f} | "
-              f"{r['optimizer_ms']:.2f} | {r['networks_ms']:.2f} | {r['at_peak_ms']:.2f} | {r['pct_of_peak']:.0f} % |")
+    _print_table(["algorithm", "GFLOP / update", "ms / update", "sampling", "optimizer + targets",
+                  "networks and losses", "FLOPs at matmul peak", "% of peak"],
+                 [[r["algo"], *(f"{r[k]:.2f}" for k in ("update_gflop", "update_ms", "sampling_ms", "optimizer_ms",
+                                                        "networks_ms", "at_peak_ms")),
+                   f"{r['pct_of_peak']:.0f} %"] for r in rows])
 
 
 def matmuls():

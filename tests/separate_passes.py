@@ -26,7 +26,6 @@ def cql_critic_loss(critic_params, config, state, batch, rng):
     target = jax.lax.stop_gradient(target)
     critic = functools.partial(state.critic.apply_fn, {"params": critic_params})
     q_data = critic(obs, batch["actions"])
-    td_loss = jnp.sum(jnp.mean(jnp.square(q_data - target), axis=1))
     n, (b, d) = config.cql_n_actions, batch["actions"].shape
     rand = jax.random.uniform(rand_rng, (n, b, d), minval=-1.0, maxval=1.0)
     pi, lp_pi = jax.vmap(actor(obs).sample_and_log_prob)(jax.random.split(pi_rng, n))
@@ -36,15 +35,7 @@ def cql_critic_loss(critic_params, config, state, batch, rng):
     q_rand, q_pi, q_next = jnp.split(q_ood, 3, axis=1)
     gap = cql.conservative_gap(q_rand, -d * jnp.log(2.0), q_pi, lp_pi, q_next, lp_next, q_data,
                                config.cql_temperature)
-    if config.cql_lagrange:
-        weight = jax.lax.stop_gradient(cql.alpha_prime(state)) * config.cql_alpha
-        penalty = weight * jnp.sum(gap - config.cql_target_action_gap)
-    else:
-        penalty = config.cql_alpha * jnp.sum(gap)
-    loss = td_loss + penalty
-    return loss, {"critic_loss": loss, "td_loss": td_loss, "q_data": q_data.mean(),
-                  "td_error": jnp.abs(q_data - target).mean(), "cql_gap": gap.mean(),
-                  "q_ood_logsumexp": (gap + q_data.mean(axis=1)).mean()}
+    return cql.penalised_loss(config, state, q_data, target, gap)
 
 
 def edac_critic_loss(critic_params, config, state, batch, rng):
