@@ -18,8 +18,11 @@ Options: `cql_max_backup` (target = max over n policy samples at s' of the min o
 The regulariser is part of the differentiated loss: its gradient reaches the critic
 (tests/test_losses.py checks this).
 
-Not included: the paper code's optional behaviour-cloning warm-up of the actor (40k steps in
-some runs; CORL's default is none). For a variant change `conservative_gap` or `critic_loss`.
+Warm-up (`bc_steps`, the paper code's `policy_eval_start`): for the first bc_steps updates the
+actor minimises alpha log pi(a~|s) - log pi(a|s) on the data's actions a (behaviour cloning
+with SAC's entropy term) while the critics already train; then SAC's actor loss. The authors'
+command line uses 40k, CORL none (configs/cql.py's two presets).
+For a variant change `conservative_gap`, `critic_loss` or `actor_loss`.
 """
 import functools
 
@@ -129,12 +132,27 @@ def lagrange_loss(cql_log_alpha_params, config, gap):
     return -a * config.cql_alpha * (jax.lax.stop_gradient(gap) - config.cql_target_action_gap)
 
 
-def make_update(critic_loss_fn):
-    """CQL's update (SAC's, then the Lagrange multiplier's step) around a critic loss."""
-    sac_update = sac_n.make_update(critic_loss_fn)
+def actor_loss(actor_params, config, state, batch, rng, step=None):
+    """SAC's actor loss, or during the warm-up (step < bc_steps) the behaviour-cloning one.
 
-    def update(config, state: CQLState, batch, rng):
-        state, info = sac_update(config, state, batch, rng)
+    `step` is the trainer's shared update index, so the choice is one per update for every run;
+    the SAC loss's policy pass and the warm-up's are the same pass (XLA computes it once)."""
+    loss, info = sac_n.actor_loss(actor_params, config, state, batch, rng)
+    if not config.bc_steps:
+        return loss, info
+    dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
+    bc_loss = jnp.mean(sac_n.alpha(state) * info["log_prob"] - dist.log_prob(batch["actions"]))
+    count = state.step if step is None else step
+    loss = jnp.where(count < config.bc_steps, bc_loss, loss)
+    return loss, {**info, "actor_loss": loss, "actor_bc_loss": bc_loss}
+
+
+def make_update(critic_loss_fn, actor_loss_fn=actor_loss):
+    """CQL's update (SAC's, then the Lagrange multiplier's step) around a critic and an actor loss."""
+    sac_update = sac_n.make_update(critic_loss_fn, actor_loss_fn)
+
+    def update(config, state: CQLState, batch, rng, step=None):
+        state, info = sac_update(config, state, batch, rng, step)
         if config.cql_lagrange:
             grads = jax.grad(lagrange_loss)(state.cql_log_alpha.params, config, info["cql_gap"])
             state = state.replace(cql_log_alpha=state.cql_log_alpha.apply_gradients(grads=grads))

@@ -85,7 +85,10 @@ def td_loss(qs, target):
                   "q_std": qs.std(axis=0).mean()}
 
 
-def actor_loss(actor_params, config, state, batch, rng):
+def actor_loss(actor_params, config, state, batch, rng, step=None):
+    """E[alpha log pi(a|s) - min_i Q_i(s, a)]. `step` (the phase's update index) is for
+    variants whose actor objective changes over training (CQL's warm-up); SAC's does not."""
+    del step
     dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
     actions, log_prob = dist.sample_and_log_prob(rng)
     q = ensemble_min(state.critic.apply_fn({"params": state.critic.params},
@@ -100,8 +103,8 @@ def alpha_loss(log_alpha_params, target_entropy, log_prob):
     return -jnp.mean(log_alpha_params["log_alpha"] * jax.lax.stop_gradient(log_prob + target_entropy))
 
 
-def make_update(critic_loss_fn):
-    """SAC's update (actor, temperature, critics, targets) around a critic loss.
+def make_update(critic_loss_fn, actor_loss_fn=actor_loss):
+    """SAC's update (actor, temperature, critics, targets) around a critic and an actor loss.
 
     The steps run in that order, each seeing the ones before: the actor steps with the current
     alpha, and the critic's target and (CQL) proposals use the freshly updated actor. CORL's
@@ -109,10 +112,10 @@ def make_update(critic_loss_fn):
     A one-update lag either way.
     """
 
-    def update(config, state, batch, rng):
+    def update(config, state, batch, rng, step=None):
         actor_rng, critic_rng = jax.random.split(rng)
-        (_, actor_info), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-            state.actor.params, config, state, batch, actor_rng)
+        (_, actor_info), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+            state.actor.params, config, state, batch, actor_rng, step)
         actor = state.actor.apply_gradients(grads=grads)
 
         target_entropy = -batch["actions"].shape[-1]
