@@ -71,7 +71,8 @@ def main(argv):
     workdir = FLAGS.workdir or default_workdir(config)
     set_xla_flags(config)  # before the first computation, which reads them
     try:
-        train_and_evaluate(config, workdir)
+        # a field set on the command line wins over the per-task tuning that ':auto' picks
+        train_and_evaluate(config, workdir, keep=set(FLAGS["config"].override_values))
     except StitchError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

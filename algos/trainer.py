@@ -31,7 +31,7 @@ from algos import workdir as wd
 from algos.common import StitchError, contract, takes_step
 from algos.rollout import Evaluator, score
 from algos.runs import bind, hparam_arrays, init_runs, parse_sweep, process_share, run_table
-from configs.base import validate
+from configs.base import describe_tuning, resolve_tuning, validate
 from data import samplers
 from data.dataset import load_dataset
 
@@ -188,13 +188,21 @@ def _metric_names(config, phases, lengths, carry, hparams, data):
     return names
 
 
-def train_and_evaluate(config, workdir):
-    """Train `config.algo` on `config.dataset`; write outputs to `workdir`; return results."""
+def train_and_evaluate(config, workdir, keep=()):
+    """Train `config.algo` on `config.dataset`; write outputs to `workdir`; return results.
+
+    keep: config fields the user set explicitly (train_offline.py passes its command-line
+    overrides), which `tuning="auto"` never overwrites (configs/base.resolve_tuning)."""
     with contextlib.ExitStack() as cleanup:  # releases the workdir's lock however the run ends
-        return _train_and_evaluate(config, workdir, cleanup)
+        return _train_and_evaluate(config, workdir, cleanup, keep)
 
 
-def _train_and_evaluate(config, workdir, cleanup):
+def _train_and_evaluate(config, workdir, cleanup, keep=()):
+    config, tuning = resolve_tuning(config, keep)
+    if tuning is not None and tuning["warning"]:
+        warnings.warn(tuning["warning"], stacklevel=2)
+    elif tuning is not None and jax.process_index() == 0:
+        print(describe_tuning(tuning))
     problems = validate(config)
     if problems:
         raise StitchError("Invalid config:\n  " + "\n  ".join(problems))
@@ -396,6 +404,7 @@ def _train_and_evaluate(config, workdir, cleanup):
         "compile_time_s": compile_before + compile_time,  # XLA compilation of the chunks, over resumes too
         "trace_time_s": trace_before + trace_time,  # tracing and lowering them (no cache keeps it)
         "xla_flags": os.environ.get("XLA_FLAGS", ""),  # as this process ran (the driver adds some)
+        "tuning": tuning,  # what tuning="auto" applied (configs/base.resolve_tuning); None otherwise
         "num_transitions": info.num_transitions,
         "num_episodes": info.num_episodes,
         "ref_min_score": info.ref_min_score,

@@ -1,11 +1,17 @@
 """Every field shared by all algorithms, one comment each. `configs/<algo>.py` overrides.
 
-Defaults are the papers' locomotion settings (256x256 networks, batch 256); the papers train
-for 1M updates (`--config.num_updates=1000000`; SAC-N and EDAC 3M). A domain preset is a set
-of overrides chosen with the config file's argument, e.g. `--config=configs/iql.py:pendulum` (the built-in
-Pendulum dataset, small networks, minutes on a laptop CPU; what `train_offline.py` runs with
-no flags).
+Defaults are the papers' D4RL locomotion protocol: 256x256 networks, batch 256, 1M updates
+(SAC-N and EDAC 3M), evaluation every 5k updates with 10 episodes (CORL's). A preset is a set of
+overrides chosen with the config file's argument, several joined by commas:
+  --config=configs/iql.py:pendulum      the built-in Pendulum dataset, small networks, minutes on a
+                                        laptop CPU (what `train_offline.py` runs with no flags)
+  --config=configs/rebrac.py:auto       the algorithm's per-task tuning, picked from the dataset id
+                                        when the run starts (`resolve_tuning`)
+  --config=configs/iql.py:auto,short    the same for a 30k-update run (a short, explicit budget)
+  --config=configs/rebrac.py:hopper-medium-replay   one named per-task tuning
 """
+import copy
+import importlib
 import math
 import re
 
@@ -20,10 +26,10 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.dataset = DEFAULT_DATASET        # Minari dataset id (local under MINARI_DATASETS_PATH, or remote)
     c.seed = 0                         # base seed; seed i of the vmapped batch uses fold_in(seed, i)
     c.num_seeds = 3                    # independent agents trained in one compiled program (vmap axis)
-    c.num_updates = 30_000             # gradient steps per seed
+    c.num_updates = 1_000_000          # gradient steps per seed (the papers' budget)
     c.batch_size = 256                 # transitions per gradient step, sampled on device
     c.log_interval = 1_000             # updates per compiled chunk; metrics reach the host once per chunk
-    c.eval_interval = 10_000           # updates between evaluations and checkpoints (multiple of log_interval)
+    c.eval_interval = 5_000            # updates between evaluations and checkpoints (multiple of log_interval)
     c.eval_episodes = 10               # evaluation episodes per seed (one vector env of seeds x episodes)
     c.hidden_dims = (256, 256)         # MLP widths of every network
     c.actor_lr = 3e-4                  # actor learning rate (Adam)
@@ -41,6 +47,8 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.checkpoint_interval_s = 600.0    # also checkpoint after any chunk that ends this long after the last one
     c.progress_bar = True              # tqdm progress over updates
     c.sweep = ""                       # hyperparameter grid on the run axis: "expectile=0.6,0.7 temperature=3,10"
+    c.preset = ""                      # the presets the config file applied (configs/<algo>.py:<preset>), recorded
+    c.tuning = ""                      # per-task tuning: "" none, "auto" (from the dataset id at run start), or its name
     return c
 
 
@@ -52,31 +60,136 @@ PRESETS = {
         "num_updates": 20_000,
         "eval_interval": 5_000,
     },
+    "short": {         # an explicit short budget (30k updates, 3 % of the papers'), e.g. for a quick check
+        "num_updates": 30_000,
+        "eval_interval": 5_000,
+    },
 }
+AUTO = "auto"  # the preset that defers the per-task tuning to the run's dataset id
 
 
-def apply_preset(config, preset, dataset_presets=None):
-    """Apply a named preset (None or "" = the defaults).
+LOCOMOTION_TASKS = tuple(f"{env}-{kind}" for env in ("halfcheetah", "hopper", "walker2d")
+                         for kind in ("random", "medium", "medium-replay", "medium-expert", "expert"))
+ANTMAZE_TASKS = tuple(f"antmaze-{maze}" for maze in ("umaze", "umaze-diverse", "medium-play",
+                                                    "medium-diverse", "large-play", "large-diverse"))
 
-    Two kinds: a domain preset from PRESETS above, or one of the algorithm's per-dataset
-    tunings (`dataset_presets`, e.g. configs/rebrac.py's "hopper-medium-replay": the
-    hyperparameters the paper or its reference code uses on that D4RL task). A dataset tuning
-    sets hyperparameters only, never `dataset`, so it applies to any copy of that task's data:
-    --config=configs/rebrac.py:hopper-medium-replay --config.dataset=bench/hopper/medium-replay-v0
-    """
-    if not preset:
-        return config
-    presets = {**PRESETS, **(dataset_presets or {})}
-    if preset not in presets:
-        raise ValueError(f"Unknown config preset '{preset}'; use one of {sorted(presets)} "
-                         f"(e.g. --config=configs/iql.py:pendulum).")
-    # ConfigDict.update adds unknown keys silently, so a misspelt preset field would be dead.
-    unknown = sorted(set(presets[preset]) - set(config.keys()))
+
+def task_table(tasks, common=None, **per_task):
+    """{task: fields} for `tasks`: `common` fields for every one, then each task's own
+    (keyword names use '_' for '-': hopper_medium_replay={"num_critics": 200})."""
+    own = {name.replace("_", "-"): fields for name, fields in per_task.items()}
+    unknown = sorted(set(own) - set(tasks))
     if unknown:
-        raise ValueError(f"Config preset '{preset}' sets unknown field(s) {unknown}; fix the "
-                         f"preset's field names (configs/base.py or configs/<algo>.py).")
-    config.update(presets[preset])
+        raise ValueError(f"task_table: tasks {unknown} are not among {list(tasks)}")
+    return {t: {**(common or {}), **own.get(t, {})} for t in tasks if common is not None or t in own}
+
+
+def reward_affine(scale, shift):
+    """The fields of r -> scale * r + shift (AntMaze's r - 1 of IQL, CQL's centring)."""
+    return {"reward_transform": "scale_shift", "reward_scale": scale, "reward_shift": shift}
+
+
+def apply_preset(config, preset, dataset_presets=None, variants=None):
+    """Apply presets, several joined by commas (None or "" = the defaults), left to right.
+
+    Three kinds: a domain preset from PRESETS above; one of the algorithm's per-task tunings
+    (`dataset_presets`, e.g. configs/rebrac.py's "hopper-medium-replay": the hyperparameters the
+    paper or its reference code uses on that D4RL task); and "auto", which defers the tuning to
+    the run's dataset id (`resolve_tuning`, called by the trainer once command-line overrides
+    are in). A tuning sets hyperparameters only, never `dataset`, so it applies to any copy of
+    that task's data:
+    --config=configs/rebrac.py:hopper-medium-replay --config.dataset=bench/hopper/medium-replay-v0
+    `variants`: an algorithm's own named presets (CQL's "authors" and "corl"); one named like a
+    domain preset adds to it (applied after it).
+    """
+    variants = variants or {}
+    presets = {**PRESETS, **(dataset_presets or {}), **variants}
+    names = [p.strip() for p in (preset or "").split(",") if p.strip()]
+    if names:
+        config.preset = ",".join(names)
+    for name in names:
+        if name == AUTO:
+            config.tuning = AUTO
+            continue
+        if name not in presets:
+            raise ValueError(f"Unknown config preset '{name}'; use one of {sorted(presets) + [AUTO]} "
+                             f"(e.g. --config=configs/iql.py:pendulum or :auto).")
+        # ConfigDict.update adds unknown keys silently, so a misspelt preset field would be dead.
+        fields = {**PRESETS.get(name, {}), **(dataset_presets or {}).get(name, {}), **variants.get(name, {})}
+        unknown = sorted(set(fields) - set(config.keys()))
+        if unknown:
+            raise ValueError(f"Config preset '{name}' sets unknown field(s) {unknown}; fix the "
+                             f"preset's field names (configs/base.py or configs/<algo>.py).")
+        config.update(fields)
+        if name in (dataset_presets or {}):
+            config.tuning = name
     return config
+
+
+def resolve_tuning(config, keep=()):
+    """Resolve `config.tuning == "auto"`: apply the algorithm's tuning for the dataset's task.
+
+    The task is `dataset_preset_name(config.dataset)`, the table `DATASET_PRESETS` of
+    configs/<algo>.py (or `VARIANT_DATASET_PRESETS[v]` when the config applied variant v). A field the user set is never overwritten: those in `keep` (the
+    command line's overrides) and those whose value differs from configs/<algo>.py's default.
+    Returns (config, note): a copy with the tuning applied and `tuning` set to the task's name
+    (or "none"), and what happened, which the trainer prints and records in results.json
+    ({"task", "tuning", "applied", "kept", "warning"}). Other configs come back unchanged with
+    note None.
+    """
+    if config.get("tuning", "") != AUTO:
+        return config, None
+    try:
+        module = importlib.import_module(f"configs.{config.algo}")
+    except ModuleNotFoundError:  # an algorithm registered without a config file of its own
+        module = None
+    presets = getattr(module, "DATASET_PRESETS", {})
+    # A variant preset that follows another reference (CQL's "corl") brings that reference's tuning.
+    variant_tables = getattr(module, "VARIANT_DATASET_PRESETS", {})
+    chosen = [p for p in config.preset.split(",") if p in variant_tables]
+    if chosen:
+        presets = variant_tables[chosen[-1]]
+    task = dataset_preset_name(config.dataset)
+    config = copy.deepcopy(config)
+    note = {"task": task, "tuning": None, "applied": {}, "kept": {}, "warning": None}
+    if task not in presets:
+        config.tuning = "none"
+        if presets:  # the algorithm tunes per task, but not for this one
+            note["warning"] = (
+                f"{config.algo} tunes its hyperparameters per task, but configs/{config.algo}.py has "
+                f"no tuning for '{task}' (dataset {config.dataset}): running with its defaults. Fix: "
+                f"name the nearest task's tuning, --config=configs/{config.algo}.py:<task> (one of "
+                f"{', '.join(sorted(presets))}), or set its fields on the command line.")
+        return config, note
+    default = module.get_config(",".join(p for p in config.preset.split(",") if p != AUTO))
+    for field, value in presets[task].items():
+        user_set = field in keep or _differs(config[field], default[field])
+        if user_set and _differs(config[field], value):
+            note["kept"][field] = _plain(config[field])
+        else:
+            config[field] = value
+            note["applied"][field] = _plain(value)
+    config.tuning = note["tuning"] = task
+    return config, note
+
+
+def describe_tuning(note) -> str:
+    """One line for the console: which tuning a run applied, what it kept, or the warning."""
+    if note["warning"]:
+        return "warning: " + note["warning"]
+    if note["tuning"] is None:
+        return f"tuning: the algorithm has no per-task tuning; '{note['task']}' runs with its defaults."
+    applied = ", ".join(f"{k}={v}" for k, v in note["applied"].items()) or "its defaults"
+    kept = "; kept your " + ", ".join(f"{k}={v}" for k, v in note["kept"].items()) if note["kept"] else ""
+    return f"tuning: applied '{note['tuning']}' (from the dataset id): {applied}{kept}."
+
+
+def _differs(a, b) -> bool:
+    return _plain(a) != _plain(b)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (tuple, list)) else value
 
 
 def dataset_preset_name(dataset_id: str) -> str:
@@ -132,6 +245,9 @@ _CHECKS = {
     "cql_n_actions": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "cql_temperature": (lambda v: v > 0, "a positive float"),
     "cql_alpha_lr": (lambda v: v > 0, "a positive float"),
+    "bc_steps": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0: no warm-up)"),
+    "preset": (lambda v: isinstance(v, str), "a string: the config file's presets"),
+    "tuning": (lambda v: isinstance(v, str), 'a string: "", "auto" or a task name like "hopper-medium"'),
     "actor_bc_coef": (lambda v: v >= 0, "a float >= 0"),
     "critic_bc_coef": (lambda v: v >= 0, "a float >= 0"),
     "awac_lambda": (lambda v: v > 0, "a positive float (AWAC's advantage temperature)"),

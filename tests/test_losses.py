@@ -157,6 +157,41 @@ def test_cql_regulariser_gradient_reaches_the_critic():
     assert gaps[0.0] == gaps[5.0] == gaps[10.0]
 
 
+def test_cql_warm_up_clones_the_data_then_switches_to_sac():
+    """For step < bc_steps the actor loss is alpha log pi(a~|s) - log pi(a|s) on the data's
+    actions (the paper code's policy_eval_start); from bc_steps on, SAC's alpha log pi - min Q."""
+    import jax
+    from algos import cql, sac_n
+    batch, rng = _random_batch(), jax.random.PRNGKey(4)
+    config, state = _tiny_state("cql", bc_steps=5)
+    params = state.actor.params
+    dist = state.actor.apply_fn({"params": params}, batch["observations"])
+    _, log_prob = dist.sample_and_log_prob(rng)  # the same sample the loss draws from rng
+    alpha = float(sac_n.alpha(state))
+    by_hand = np.mean(alpha * np.asarray(log_prob) - np.asarray(dist.log_prob(batch["actions"])))
+    sac_loss, _ = sac_n.actor_loss(params, config, state, batch, rng)
+    for step, expected in [(0, by_hand), (4, by_hand), (5, float(sac_loss)), (100, float(sac_loss))]:
+        loss, info = cql.actor_loss(params, config, state, batch, rng, jnp.int32(step))
+        np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+        np.testing.assert_allclose(float(info["actor_bc_loss"]), by_hand, rtol=1e-5)
+    assert abs(by_hand - float(sac_loss)) > 1e-3  # the two objectives differ: the switch is seen
+    config.bc_steps = 0  # no warm-up: SAC's loss at every step, and no BC metric
+    loss, info = cql.actor_loss(params, config, state, batch, rng, jnp.int32(0))
+    assert float(loss) == float(sac_loss) and "actor_bc_loss" not in info
+
+
+def test_cql_presets_are_the_references():
+    """The default is the authors' command line (aviralkumar2907/CQL); "corl" is CORL's."""
+    from configs import cql as cql_config
+    authors, corl = cql_config.get_config(), cql_config.get_config("corl")
+    assert (authors.cql_alpha, authors.actor_lr, authors.critic_lr, authors.bc_steps,
+            authors.observation_transform, tuple(authors.hidden_dims), authors.num_updates) == (
+        5.0, 1e-4, 3e-4, 40_000, "none", (256, 256, 256), 1_000_000)
+    assert (corl.cql_alpha, corl.actor_lr, corl.critic_lr, corl.bc_steps, corl.observation_transform) == (
+        10.0, 3e-5, 3e-4, 0, "zscore")
+    assert cql_config.get_config("authors").to_dict() == {**authors.to_dict(), "preset": "authors"}
+
+
 @pytest.mark.parametrize("target_gap, direction", [(-1e3, 1), (1e3, -1)])
 def test_cql_lagrange_multiplier_moves_toward_the_target_gap(target_gap, direction):
     import jax
