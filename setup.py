@@ -25,7 +25,10 @@ setup(
         "tqdm>=4.66",
     ],
     extras_require={
-        "test": ["pytest>=8.0"],
+        # The D4RL domains Minari hosts beside MuJoCo locomotion (AntMaze, PointMaze, Adroit,
+        # Kitchen) evaluate in gymnasium-robotics' envs; the tests build small AntMaze data with it.
+        "robotics": ["gymnasium-robotics>=1.2.4"],
+        "test": ["pytest>=8.0", "gymnasium-robotics>=1.2.4"],
         "extra": ["tensorboard", "wandb", "matplotlib"],
     },
 )

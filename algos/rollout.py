@@ -1,10 +1,12 @@
 """Environment interaction: policy evaluation in a gymnasium vector env, every run's agent at once.
 
-Observations are transformed exactly as in training (`data.dataset.observations_for_policy`)
-and actions mapped back to the env's bounds; a finished episode is no longer stepped while the
-others run on.
+Observations are transformed exactly as in training (`data.dataset.observations_for_policy`;
+Dict observations flattened to the data's keys) and actions mapped back to the env's bounds; a
+finished episode is no longer stepped while the others run on. Where the env reports `success`
+in its step info (AntMaze, PointMaze, Adroit, Kitchen), an episode succeeds if any step did.
 A policy with memory (the contract's `init_memory`) carries it from step to step.
 """
+import dataclasses
 import functools
 
 import gymnasium as gym
@@ -12,7 +14,8 @@ import jax
 import numpy as np
 
 from algos.common import StitchError
-from data.dataset import DataInfo, denormalize_actions, normalized_score, observations_for_policy
+from data.dataset import (DataInfo, denormalize_actions, flatten_dict_observation, normalized_score,
+                          observations_for_policy)
 
 
 class Evaluator:
@@ -35,6 +38,8 @@ class Evaluator:
             self.envs.close()
             raise
         self.memory = None
+        self.success_rate = None  # per run, of the last call, where the env reports success
+        self._flat_info = dataclasses.replace(info, observation_keys=None)  # obs are flattened on arrival
         if algo.init_memory is not None:
             one = algo.init_memory(config, info.spec, episodes)
             self.memory = jax.tree_util.tree_map(lambda x: np.stack([x] * num_runs), one)
@@ -51,15 +56,19 @@ class Evaluator:
         """Return per-run mean returns, shape (num_runs,)."""
         n = self.num_runs * self.episodes
         obs, _ = self.envs.reset(seed=seed + self.first_run * self.episodes)  # env i: seed + i
+        keys = self.info.observation_keys
+        if keys:  # one flat row per env, as the data's observations
+            obs = flatten_dict_observation(obs, keys)
         done = np.zeros(n, bool)
         returns = np.zeros(n)
+        success, reports_success = np.zeros(n, bool), False
         rngs = jax.random.split(jax.random.PRNGKey(seed), self.total_runs)
         rngs = rngs[self.first_run:self.first_run + self.num_runs]
         hparams = {} if hparams is None else hparams
         memory = self.memory
         shape = (self.num_runs, self.episodes, *self.info.spec.observation_shape)
         while not done.all():
-            policy_obs = observations_for_policy(obs, self.info).reshape(shape)
+            policy_obs = observations_for_policy(obs, self._flat_info).reshape(shape)
             actions, memory = self._act(state, policy_obs, rngs, hparams, memory)
             actions = np.asarray(actions)
             actions = actions.reshape(n, *actions.shape[2:])
@@ -68,9 +77,14 @@ class Evaluator:
             # observation, which the batched policy ignores): the vector env itself would step
             # and reset every env until the longest episode ends.
             for i in np.flatnonzero(~done):
-                obs[i], reward, terminated, truncated, _ = self.envs.envs[i].step(actions[i])
+                o, reward, terminated, truncated, step_info = self.envs.envs[i].step(actions[i])
+                obs[i] = flatten_dict_observation(o, keys) if keys else o
                 returns[i] += reward
                 done[i] = terminated or truncated
+                if "success" in step_info:
+                    reports_success = True
+                    success[i] |= bool(step_info["success"])
+        self.success_rate = success.reshape(self.num_runs, self.episodes).mean(1) if reports_success else None
         return returns.reshape(self.num_runs, self.episodes).mean(1)
 
     def close(self):
@@ -79,7 +93,11 @@ class Evaluator:
 
 def _check_env_matches_data(obs_space, act_space, info: DataInfo):
     """The evaluation env must take the data's observations and actions (checked before training)."""
-    env_obs = tuple(obs_space.shape or ())
+    if isinstance(obs_space, gym.spaces.Dict) and info.observation_keys:
+        parts = [obs_space[k] for k in info.observation_keys if k in obs_space.spaces]
+        env_obs = (sum(int(np.prod(p.shape)) for p in parts),) if len(parts) == len(info.observation_keys) else None
+    else:
+        env_obs = tuple(obs_space.shape or ())
     discrete = isinstance(act_space, gym.spaces.Discrete)
     env_act = int(act_space.n) if discrete else int(np.prod(act_space.shape))
     if env_obs != tuple(info.spec.observation_shape) or discrete != info.spec.discrete or env_act != info.spec.action_dim:

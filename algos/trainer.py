@@ -244,8 +244,10 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         except StitchError:
             raise
         except Exception as err:  # e.g. the env's package is not installed here
+            fix = (" Fix: install the env's package (AntMaze, PointMaze, Adroit, Kitchen: "
+                   "pip install -e '.[robotics]')." if isinstance(err, ImportError) else "")
             warnings.warn(f"Could not build the evaluation env {info.env_spec.id!r} "
-                          f"({type(err).__name__}: {err}): training without evaluation.",
+                          f"({type(err).__name__}: {err}): training without evaluation.{fix}",
                           stacklevel=2)
 
     phases = list(algo.phases)
@@ -318,6 +320,8 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
                                 hparams=hparams)
             entry = {"step": phase_step, "return": [float(r) for r in returns],
                      "normalized_score": score(returns, info)}
+            if evaluator.success_rate is not None:  # the env reports success (AntMaze, Adroit, ...)
+                entry["success_rate"] = [float(r) for r in evaluator.success_rate]
             if len(phases) > 1:
                 entry["phase"] = phase.name
             history.append(entry)
@@ -396,6 +400,8 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         "eval_episodes": config.eval_episodes if evaluator is not None else 0,
         "final_return": final["return"] if final else None,
         "final_normalized_score": final["normalized_score"] if final else None,
+        "final_success_rate": final.get("success_rate") if final else None,  # per run; None: no success signal
+        "observation_keys": None if info.observation_keys is None else list(info.observation_keys),
         "eval": history,
         "behaviour_return": info.behaviour_return,
         "behaviour_normalized_score": None if info.behaviour_score is None else float(info.behaviour_score),

@@ -347,13 +347,15 @@ def policy_io(info: DataInfo):
     as_list = lambda x: None if x is None else [float(v) for v in np.ravel(x)]
     return {"spec": info.spec.to_json(), "observation_transform": info.observation_transform,
             "obs_mean": as_list(info.obs_mean), "obs_std": as_list(info.obs_std),
-            "action_low": as_list(info.action_low), "action_high": as_list(info.action_high)}
+            "action_low": as_list(info.action_low), "action_high": as_list(info.action_high),
+            "observation_keys": None if info.observation_keys is None else list(info.observation_keys)}
 
 
 def check_same_data(saved_io, info, ckpt_dir):
     """Refuse to resume when the dataset changed under its id since the checkpoint was written."""
     now = policy_io(info)
-    for key in ("spec", "observation_transform", "obs_mean", "obs_std", "action_low", "action_high"):
+    for key in ("spec", "observation_transform", "obs_mean", "obs_std", "action_low", "action_high",
+                "observation_keys"):
         a, b = saved_io.get(key), now[key]
         if isinstance(b, list) and isinstance(a, list):
             same = len(a) == len(b) and np.allclose(a, b, rtol=1e-6, atol=1e-7)
@@ -446,13 +448,16 @@ def load_policy(workdir, run_index: int = 0):
                     observation_transform=io["observation_transform"], obs_mean=reshape(io["obs_mean"]),
                     obs_std=reshape(io["obs_std"]), ref_min_score=None, ref_max_score=None,
                     num_episodes=0, num_transitions=0, behaviour_return=0.0, reward_scale=1.0,
-                    reward_shift=0.0)
+                    reward_shift=0.0, observation_keys=io.get("observation_keys"))
     low = None if io["action_low"] is None else np.asarray(io["action_low"])
     high = None if io["action_high"] is None else np.asarray(io["action_high"])
 
     def policy(obs, rng, episode):
-        obs = np.asarray(obs)
-        obs = observations_for_policy((obs.astype(np.float64) if obs.dtype.kind == "f" else obs)[None], info)
+        if isinstance(obs, dict):  # a Dict observation: flattened as in training
+            obs = observations_for_policy({k: np.asarray(v)[None] for k, v in obs.items()}, info)
+        else:
+            obs = np.asarray(obs)
+            obs = observations_for_policy((obs.astype(np.float64) if obs.dtype.kind == "f" else obs)[None], info)
         action = np.asarray(act(state, obs, jax.random.PRNGKey(int(rng.integers(2**31)))))[0]
         return int(action) if low is None else denormalize_actions(action, low, high)
 

@@ -37,6 +37,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.discount = 0.99                  # gamma
     c.tau = 0.005                      # Polyak rate of target networks
     c.observation_transform = "zscore"  # zscore (dataset statistics, train and eval alike) | none | div255 (uint8 pixels)
+    c.observation_keys = ""            # Dict observations: keys concatenated, in order ("" = observation, then the rest)
     c.torso = "mlp"                    # observation torso of every network: mlp (flattens) | cnn (MinAtar's 3x3x16 conv)
     c.compute_dtype = "float32"        # float32 | bfloat16: matmuls in bfloat16, parameters/optimizer/losses float32
     c.reward_transform = "none"        # none | iql_locomotion (x1000 / return range) | scale_shift
@@ -246,6 +247,7 @@ _CHECKS = {
     "cql_temperature": (lambda v: v > 0, "a positive float"),
     "cql_alpha_lr": (lambda v: v > 0, "a positive float"),
     "bc_steps": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0: no warm-up)"),
+    "observation_keys": (lambda v: isinstance(v, str), 'a comma-separated string like "observation,desired_goal"'),
     "preset": (lambda v: isinstance(v, str), "a string: the config file's presets"),
     "tuning": (lambda v: isinstance(v, str), 'a string: "", "auto" or a task name like "hopper-medium"'),
     "actor_bc_coef": (lambda v: v >= 0, "a float >= 0"),

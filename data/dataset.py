@@ -57,6 +57,7 @@ class DataInfo:
     behaviour_return: float           # mean undiscounted return of the logged episodes
     reward_scale: float
     reward_shift: float
+    observation_keys: Optional[tuple] = None  # Dict observations: the keys concatenated, in order
 
     @property
     def behaviour_score(self):
@@ -216,8 +217,46 @@ def _read_episodes(dataset, dataset_id):
         yield episode
 
 
-def _episodes_to_arrays(dataset, dataset_id):
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+
+
+def dict_observation_keys(obs_space, requested: str, dataset_id: str) -> tuple:
+    """The keys of a Dict observation space that make the policy's flat input, in order.
+
+    requested: config.observation_keys, comma-separated; "" = every key, "observation" first
+    and the rest in the space's order. For goal-conditioned data (AntMaze, PointMaze) that is
+    the agent's own state, its position (achieved_goal: Minari's AntMaze `observation` leaves
+    out the ant's x, y, which D4RL's 29-d observations had) and the goal (desired_goal).
+    """
+    keys = list(obs_space.spaces)
+    chosen = tuple(k.strip() for k in requested.split(",") if k.strip()) if requested else tuple(
+        sorted(keys, key=lambda k: (k != "observation", keys.index(k))))
+    unknown = [k for k in chosen if k not in keys]
+    if unknown or not chosen:
+        raise StitchError(f"config.observation_keys={requested!r} names key(s) {unknown} that dataset "
+                          f"'{dataset_id}''s Dict observations lack; they have {keys}. Fix: "
+                          f"--config.observation_keys={','.join(keys)} (or a subset, in the order wanted).")
+    bad = [k for k in chosen if not (isinstance(obs_space[k], gym.spaces.Box) and len(obs_space[k].shape) == 1)]
+    if bad:
+        raise StitchError(f"Dataset '{dataset_id}': Dict observation part(s) {bad} are not flat Box "
+                          f"vectors ({[obs_space[k] for k in bad]}); stitch concatenates flat parts only. "
+                          f"Fix: leave them out with --config.observation_keys, or flatten them when "
+                          f"collecting (gymnasium.wrappers.FlattenObservation).")
+    return chosen
+
+
+def flatten_dict_observation(observation, keys):
+    """A Dict observation (one, or a batch of them) as one flat vector: the parts of `keys`
+    concatenated along the last axis, in float64 (as loaded data is validated)."""
+    return np.concatenate([np.asarray(observation[k], np.float64) for k in keys], axis=-1)
+
+
+def _episodes_to_arrays(dataset, dataset_id, observation_keys=""):
     obs_space, act_space = dataset.observation_space, dataset.action_space
+    keys = None
+    if isinstance(obs_space, gym.spaces.Dict):
+        keys = dict_observation_keys(obs_space, observation_keys, dataset_id)
+        obs_space = gym.spaces.Box(-np.inf, np.inf, (sum(obs_space[k].shape[0] for k in keys),), np.float64)
     if not isinstance(obs_space, gym.spaces.Box):
         raise StitchError(f"Dataset '{dataset_id}' has {type(obs_space).__name__} observations; "
                           f"stitch needs Box observations (flat vectors or arrays such as images). Fix: "
@@ -240,7 +279,7 @@ def _episodes_to_arrays(dataset, dataset_id):
             raise StitchError(
                 f"Dataset '{dataset_id}': episode {ep.id} has {n} step(s); episodes need at least 2 "
                 f"transitions. Fix: drop empty or one-step episodes when collecting the data.")
-        obs = np.asarray(ep.observations)
+        obs = flatten_dict_observation(ep.observations, keys) if keys else np.asarray(ep.observations)
         if obs.dtype.kind == "f":  # validated and standardised in float64, as before
             obs = obs.astype(np.float64)
         obs = obs.reshape(n + 1, *obs_space.shape)
@@ -268,7 +307,7 @@ def _episodes_to_arrays(dataset, dataset_id):
         raise StitchError(f"Dataset '{dataset_id}' has no episodes. Fix: collect data into it first "
                           f"(python scripts/collect.py).")
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
-    return arrays, np.asarray(returns)
+    return arrays, np.asarray(returns), keys
 
 
 def _check_actions(arrays, act_space, dataset_id):
@@ -315,7 +354,10 @@ def reward_affine(config, returns):
 
 
 def observations_for_policy(observations, info: "DataInfo"):
-    """Raw env observations -> float32 as the networks saw them in training (host, numpy)."""
+    """Raw env observations -> float32 as the networks saw them in training (host, numpy).
+    Dict observations (one or a batch) are flattened as the data was (`info.observation_keys`)."""
+    if info.observation_keys:
+        observations = flatten_dict_observation(observations, info.observation_keys)
     if info.observation_transform == "zscore":
         return ((observations - info.obs_mean) / info.obs_std).astype(np.float32)
     observations = np.asarray(observations)
@@ -339,7 +381,8 @@ def load_dataset(config, actions: str = "continuous", samplers=()):
         raise StitchError(
             f"Dataset '{config.dataset}' has {kind} actions ({act_space}) but algorithm "
             f"'{config.algo}' needs {need} actions. Fix: pick a {kind}-action algorithm or dataset.")
-    arrays, returns = _episodes_to_arrays(dataset, config.dataset)
+    arrays, returns, observation_keys = _episodes_to_arrays(dataset, config.dataset,
+                                                            config.get("observation_keys", ""))
     _check_actions(arrays, act_space, config.dataset)
 
     behaviour_return = float(returns.mean())
@@ -407,7 +450,8 @@ def load_dataset(config, actions: str = "continuous", samplers=()):
         ref_min_score=None if ref_min is None else float(ref_min),
         ref_max_score=None if ref_max is None else float(ref_max),
         num_episodes=num_episodes, num_transitions=len(arrays["rewards"]),
-        behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift)
+        behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift,
+        observation_keys=observation_keys)
     arrays.update(prepare_columns(config, arrays, samplers))
     arrays = share_frames(arrays)
     device_arrays = {k: jnp.asarray(v, _device_dtype(k, v, discrete)) for k, v in arrays.items()}
