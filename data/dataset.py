@@ -382,7 +382,7 @@ def load_dataset(config, actions: str = "continuous", samplers=()):
             f"Dataset '{config.dataset}' has {kind} actions ({act_space}) but algorithm "
             f"'{config.algo}' needs {need} actions. Fix: pick a {kind}-action algorithm or dataset.")
     arrays, returns, observation_keys = _episodes_to_arrays(dataset, config.dataset,
-                                                            config.get("observation_keys", ""))
+                                                            getattr(config, "observation_keys", ""))
     _check_actions(arrays, act_space, config.dataset)
 
     behaviour_return = float(returns.mean())

@@ -177,17 +177,23 @@ def test_invalid_values_of_the_critic_methods(algo, field, value, needle):
     assert len(problems) == 1 and needle in problems[0] and f"--config.{field}=" in problems[0]
 
 
-def test_dict_observations_are_refused_with_the_fix(tmp_path):
+def test_dict_observations_train_flattened_and_non_flat_parts_are_refused_with_the_fix(tmp_path):
     ep = random_episode(10)
     ep["observations"] = {"pos": ep["observations"][:, :2], "vel": ep["observations"][:, 2:]}
     space = gym.spaces.Dict({"pos": gym.spaces.Box(-np.inf, np.inf, (2,)),
                              "vel": gym.spaces.Box(-np.inf, np.inf, (1,))})
+    make_dataset("test/ok/dict-v0", [ep, ep], observation_space=space,
+                 action_space=gym.spaces.Box(-2, 2, (1,)), env=None)
+    results = _run(tmp_path, dataset="test/ok/dict-v0", num_updates=10, reward_transform="none")
+    assert results["observation_keys"] == ["pos", "vel"]  # no 'observation' key: the space's order
+    ep["observations"] = {"pos": ep["observations"]["pos"].reshape(-1, 1, 2)}
+    space = gym.spaces.Dict({"pos": gym.spaces.Box(-np.inf, np.inf, (1, 2))})
     make_dataset("test/bad/dict-v0", [ep, ep], observation_space=space,
                  action_space=gym.spaces.Box(-2, 2, (1,)), env=None)
-    with pytest.raises(StitchError, match="has Dict observations; stitch needs Box observations .*"
-                                          "Fix: flatten them"):
-        _run(tmp_path, dataset="test/bad/dict-v0")
-    assert not (tmp_path / "w").exists()
+    with pytest.raises(StitchError, match=r"Dict observation part\(s\) \['pos'\] are not flat Box .*"
+                                          "Fix: leave them out"):
+        _run(tmp_path / "bad", dataset="test/bad/dict-v0")
+    assert not (tmp_path / "bad" / "w").exists()
 
 
 def test_dataset_presets_apply_the_papers_tuning_and_are_valid():
