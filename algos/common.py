@@ -215,4 +215,5 @@ def network_inputs(config, spec: Spec):
     """(example observation, example action, torso spec) to build an algorithm's networks."""
     obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
     act = jnp.zeros((1, spec.action_dim), jnp.float32)
-    return obs, act, torso_spec(config.torso, spec.observation_shape, config.get("compute_dtype", "float32"))
+    return obs, act, torso_spec(config.torso, spec.observation_shape, config.get("compute_dtype", "float32"),
+                                config.get("init", "glorot"))

@@ -38,6 +38,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.tau = 0.005                      # Polyak rate of target networks
     c.observation_transform = "zscore"  # zscore (dataset statistics, train and eval alike) | none | div255 (uint8 pixels)
     c.observation_keys = ""            # Dict observations: keys concatenated, in order ("" = observation, then the rest)
+    c.init = "glorot"                  # layer init (networks/inits.py): glorot | orthogonal (IQL's) | pytorch | edac
     c.torso = "mlp"                    # observation torso of every network: mlp (flattens) | cnn (MinAtar's 3x3x16 conv)
     c.compute_dtype = "float32"        # float32 | bfloat16: matmuls in bfloat16, parameters/optimizer/losses float32
     c.reward_transform = "none"        # none | iql_locomotion (x1000 / return range) | scale_shift
@@ -205,6 +206,7 @@ def dataset_preset_name(dataset_id: str) -> str:
 REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")
 OBSERVATION_TRANSFORMS = ("zscore", "none", "div255")
 TORSOS = ("mlp", "cnn")
+INITS = ("glorot", "orthogonal", "pytorch", "edac")  # networks/inits.py
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
 # field -> (check, what a valid value is). Checked when the field exists in the config.
@@ -229,6 +231,7 @@ _CHECKS = {
     "reward_transform": (lambda v: v in REWARD_TRANSFORMS, f"one of {REWARD_TRANSFORMS}"),
     "observation_transform": (lambda v: v in OBSERVATION_TRANSFORMS, f"one of {OBSERVATION_TRANSFORMS}"),
     "torso": (lambda v: v in TORSOS, f"one of {TORSOS}"),
+    "init": (lambda v: v in INITS, f"one of {INITS} (networks/inits.py)"),
     "compute_dtype": (lambda v: v in COMPUTE_DTYPES, f"one of {COMPUTE_DTYPES}"),
     "sweep": (lambda v: isinstance(v, str), 'a string like "expectile=0.6,0.7 temperature=3,10"'),
     "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),

@@ -27,7 +27,7 @@ class QNetwork(nn.Module):
             raise ValueError(f"Q(s, a) needs actions {actions.shape} whose batch axes end with the "
                              f"observations' batch axes {batch}.")
         mlp = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
-                  dtype=matmul_dtype(self.torso))
+                  init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))
         if action_batch != batch and features.shape[-1] >= self.hidden_dims[0]:
             x = mlp((features, actions))  # the state's share of the first layer once per state
         else:  # narrow features (a flat state of a few dims): the broadcast is cheaper on CPU
@@ -45,7 +45,7 @@ class ValueNetwork(nn.Module):
     def __call__(self, observations):
         x = Torso(self.torso)(observations)
         x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
-                dtype=matmul_dtype(self.torso))(x)
+                init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(x)
         return jnp.squeeze(x, -1)
 
 

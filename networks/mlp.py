@@ -6,13 +6,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from networks.inits import layer_init
+
 
 def default_init(scale: float = 1.0):
-    """Glorot-uniform scaled by `scale` (small scales for output layers).
-
-    Not orthogonal init (jaxrl's choice): orthogonal init runs a LAPACK QR, and several of them
-    in one vmapped (seeds x ensemble) init program deadlocked the CPU runtime of jaxlib 0.10.
-    """
+    """Glorot-uniform scaled by `scale`: the "glorot" scheme's kernels (networks/inits.py has
+    every scheme; its orthogonal one computes the QR on the host, see there)."""
     return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
 
 
@@ -67,10 +66,12 @@ def _mixed_dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_el
     return mixed_matmul(lhs, rhs)
 
 
-def dense(features, kernel_init=None, dtype=None, name=None):
+def dense(features, kernel_init=None, dtype=None, name=None, bias_init=None):
     """nn.Dense; with dtype=bfloat16 a mixed-precision one: float32 parameters, input, bias and
     output, the matmul (and its gradients) on bfloat16 copies with float32 accumulation."""
     kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
+    if bias_init is not None:
+        kwargs["bias_init"] = bias_init
     if dtype is None:
         return nn.Dense(features, name=name, **kwargs)
     return nn.Dense(features, dot_general=_mixed_dot_general, name=name, **kwargs)
@@ -89,12 +90,13 @@ class SplitInputDense(nn.Module):
     features: int
     kernel_init: Callable = default_init()
     dtype: Any = None
+    bias_init: Callable = nn.initializers.zeros_init()
 
     @nn.compact
     def __call__(self, shared, own):
         n = shared.shape[-1]
         kernel = self.param("kernel", self.kernel_init, (n + own.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        bias = self.param("bias", self.bias_init, (self.features,))
         matmul = jnp.matmul if self.dtype is None else mixed_matmul
         return matmul(shared, kernel[:n]) + matmul(own, kernel[n:]) + bias
 
@@ -104,13 +106,16 @@ class MLP(nn.Module):
 
     `dtype=jnp.bfloat16`: the matmuls multiply bfloat16 copies of the inputs and parameters
     and accumulate in float32; activations, LayerNorm and the output stay float32 (`dense`).
+    `init_scheme`: the initialisation scheme (networks/inits.py); the last layer, unless activated,
+    is initialised in `output_role` ("output": a value; "policy": an action head).
     """
 
     hidden_dims: Sequence[int]
     activation: Callable = nn.relu
     activate_final: bool = False
     layer_norm: bool = False  # LayerNorm after each hidden activation (ReBRAC: Dense -> ReLU -> LN)
-    kernel_init: Callable = default_init()
+    init_scheme: str = "glorot"  # (not `init`: that is flax's Module.init)
+    output_role: str = "output"
     dtype: Any = None
 
     @nn.compact
@@ -118,10 +123,13 @@ class MLP(nn.Module):
         """x: the input, or a pair (shared, own) meaning concat([shared broadcast to own's
         leading axes, own], -1), computed without the broadcast (SplitInputDense)."""
         for i, size in enumerate(self.hidden_dims):
+            last = i + 1 == len(self.hidden_dims) and not self.activate_final
+            fan_in = sum(part.shape[-1] for part in x) if isinstance(x, tuple) else x.shape[-1]
+            kernel_init, bias_init = layer_init(self.init_scheme, self.output_role if last else "hidden", fan_in)
             if i == 0 and isinstance(x, tuple):
-                x = SplitInputDense(size, self.kernel_init, self.dtype, name="Dense_0")(*x)
+                x = SplitInputDense(size, kernel_init, self.dtype, bias_init, name="Dense_0")(*x)
             else:
-                x = dense(size, self.kernel_init, self.dtype, name=f"Dense_{i}")(x)
+                x = dense(size, kernel_init, self.dtype, name=f"Dense_{i}", bias_init=bias_init)(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 x = self.activation(x)
                 if self.layer_norm:

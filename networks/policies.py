@@ -5,7 +5,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from networks.mlp import MLP, default_init, dense
+from networks.inits import layer_init
+from networks.mlp import MLP, dense
 from networks.torsos import Torso, TorsoSpec, matmul_dtype
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -20,14 +21,16 @@ class DeterministicPolicy(nn.Module):
 
     @nn.compact
     def __call__(self, observations):
-        x = MLP(self.hidden_dims, activate_final=True, dtype=matmul_dtype(self.torso))(
+        x = MLP(self.hidden_dims, activate_final=True, init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(
             Torso(self.torso)(observations))
-        return jnp.tanh(head(self.action_dim, self.torso)(x))
+        return jnp.tanh(head(self.action_dim, self.torso, x.shape[-1])(x))
 
 
-def head(action_dim, torso):
-    """An output layer, in the networks' compute dtype (its output is float32 either way)."""
-    return dense(action_dim, default_init(1e-2), matmul_dtype(torso))
+def head(action_dim, torso, fan_in):
+    """An action head (a mean or a log-std) over `fan_in` features, initialised as the scheme's
+    "policy" layers, in the networks' compute dtype (its output is float32 either way)."""
+    kernel_init, bias_init = layer_init(torso.init, "policy", fan_in)
+    return dense(action_dim, kernel_init, matmul_dtype(torso), bias_init=bias_init)
 
 
 def _gaussian_log_prob(x, mean, log_std):
@@ -80,11 +83,11 @@ class GaussianPolicy(nn.Module):
 
     @nn.compact
     def __call__(self, observations, temperature: float = 1.0):
-        x = MLP(self.hidden_dims, activate_final=True, dtype=matmul_dtype(self.torso))(
+        x = MLP(self.hidden_dims, activate_final=True, init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(
             Torso(self.torso)(observations))
-        mean = jnp.tanh(head(self.action_dim, self.torso)(x))
+        mean = jnp.tanh(head(self.action_dim, self.torso, x.shape[-1])(x))
         if self.state_dependent_std:
-            log_std = head(self.action_dim, self.torso)(x)
+            log_std = head(self.action_dim, self.torso, x.shape[-1])(x)
         else:
             log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
         log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
@@ -101,9 +104,9 @@ class TanhGaussianPolicy(nn.Module):
 
     @nn.compact
     def __call__(self, observations, temperature: float = 1.0):
-        x = MLP(self.hidden_dims, activate_final=True, dtype=matmul_dtype(self.torso))(
+        x = MLP(self.hidden_dims, activate_final=True, init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(
             Torso(self.torso)(observations))
-        mean = head(self.action_dim, self.torso)(x)
-        log_std = head(self.action_dim, self.torso)(x)
+        mean = head(self.action_dim, self.torso, x.shape[-1])(x)
+        log_std = head(self.action_dim, self.torso, x.shape[-1])(x)
         log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX) + jnp.log(temperature)
         return GaussianDist(mean, log_std, squash=True)

@@ -16,6 +16,8 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax.numpy as jnp
 
+from networks.inits import INITS, layer_init
+
 TORSOS = ("mlp", "cnn")
 
 
@@ -24,11 +26,13 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 
 class TorsoSpec(NamedTuple):
     """How every network reads its input: which torso, how many trailing axes of an input are
-    the observation's own, and the dtype its matmuls compute in."""
+    the observation's own, the dtype its matmuls compute in, and how its layers are
+    initialised (networks/inits.py: glorot | orthogonal | pytorch | edac)."""
 
     kind: str = "mlp"
     observation_ndim: int = 1
     compute_dtype: str = "float32"
+    init: str = "glorot"
 
 
 def matmul_dtype(spec: TorsoSpec):
@@ -36,7 +40,7 @@ def matmul_dtype(spec: TorsoSpec):
     return jnp.bfloat16 if spec.compute_dtype == "bfloat16" else None
 
 
-def torso_spec(kind: str, observation_shape, compute_dtype: str = "float32") -> TorsoSpec:
+def torso_spec(kind: str, observation_shape, compute_dtype: str = "float32", init: str = "glorot") -> TorsoSpec:
     if kind not in TORSOS:
         raise ValueError(f"Unknown torso '{kind}'; use one of {TORSOS}.")
     if compute_dtype not in COMPUTE_DTYPES:
@@ -44,7 +48,9 @@ def torso_spec(kind: str, observation_shape, compute_dtype: str = "float32") -> 
     if kind == "cnn" and len(observation_shape) != 3:
         raise ValueError(f"The cnn torso needs (height, width, channels) observations; these have "
                          f"shape {tuple(observation_shape)}.")
-    return TorsoSpec(kind, len(observation_shape), compute_dtype)
+    if init not in INITS:
+        raise ValueError(f"Unknown init '{init}'; use one of {INITS}.")
+    return TorsoSpec(kind, len(observation_shape), compute_dtype, init)
 
 
 class Torso(nn.Module):
@@ -56,8 +62,10 @@ class Torso(nn.Module):
         if self.spec.kind == "cnn":
             batch_shape = observations.shape[:-3]
             x = observations.reshape(-1, *observations.shape[-3:])
+            inits = {} if self.spec.init == "glorot" else dict(zip(  # glorot keeps flax's Conv default
+                ("kernel_init", "bias_init"), layer_init(self.spec.init, "hidden", 9 * x.shape[-1])))
             x = nn.relu(nn.Conv(16, kernel_size=(3, 3), strides=1, padding="VALID",
-                                dtype=matmul_dtype(self.spec))(x))
+                                dtype=matmul_dtype(self.spec), **inits)(x))
             return x.reshape(*batch_shape, -1)
         if ndim == 1:
             return observations
