@@ -16,6 +16,7 @@ DATASET_PRESETS = {**task_table(LOCOMOTION_TASKS, {}), **task_table(
 def get_config(preset=None):
     c = get_base_config()
     c.algo = "awac"
+    c.init = "pytorch"              # CORL's awac.py: torch.nn.Linear's default (networks/inits.py)
     c.hidden_dims = (256, 256, 256)  # CORL's AWAC: three hidden layers for actor and critics
     c.awac_lambda = 1 / 3      # lambda: temperature of exp(A / lambda); CORL's 0.3333 on every locomotion set
     return apply_preset(c, preset, DATASET_PRESETS)

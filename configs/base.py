@@ -61,6 +61,7 @@ PRESETS = {
         "hidden_dims": (64, 64),
         "num_updates": 20_000,
         "eval_interval": 5_000,
+        "init": "glorot",  # what the built-in job's small networks were calibrated with (BENCHMARKS.md)
     },
     "short": {         # an explicit short budget (30k updates, 3 % of the papers'), e.g. for a quick check
         "num_updates": 30_000,

@@ -5,4 +5,5 @@ from configs.base import apply_preset, get_base_config
 def get_config(preset=None):
     c = get_base_config()
     c.algo = "bc"
+    c.init = "pytorch"              # the reference code's torch.nn.Linear default (networks/inits.py)
     return apply_preset(c, preset)

@@ -39,6 +39,7 @@ VARIANTS = {
         "actor_lr": 3e-5,
         "observation_transform": "zscore",
         "bc_steps": 0,
+        "init": "orthogonal",  # CORL's orthogonal_init (critics; its actor keeps PyTorch's: README)
     },
     "pendulum": {"bc_steps": 0},  # the built-in job's 20k updates are too few for a 40k warm-up
 }
@@ -47,6 +48,7 @@ VARIANTS = {
 def get_config(preset=None):
     c = sac_n.get_config()
     c.algo = "cql"
+    c.init = "edac"                 # the authors' rlkit Mlp: fan-in kernels, bias 0.1, U(+-3e-3) Q / U(+-1e-3) policy heads
     c.num_updates = 1_000_000     # the papers' budget (SAC-N's config trains 3M)
     c.num_critics = 2             # twin critics
     c.actor_lr = 1e-4             # the paper's policy learning rate

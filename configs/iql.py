@@ -27,6 +27,7 @@ VARIANT_DATASET_PRESETS = {"corl": {
 def get_config(preset=None):
     c = get_base_config()
     c.algo = "iql"
+    c.init = "orthogonal"           # the authors' jaxrl code: orthogonal(sqrt 2) on every layer
     c.expectile = 0.7               # tau of the expectile regression for V
     c.temperature = 3.0             # beta: inverse temperature of advantage weights
     c.value_lr = 3e-4               # V-network learning rate

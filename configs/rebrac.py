@@ -38,6 +38,7 @@ DATASET_PRESETS = {
 def get_config(preset=None):
     c = td3_bc.get_config()
     c.algo = "rebrac"
+    c.init = "edac"                 # the authors' networks.py: "initialization as in the EDAC paper"
     del c.alpha                      # TD3+BC's lambda = alpha / mean|Q| is replaced by the two betas
     c.hidden_dims = (256, 256, 256)  # deeper networks
     c.batch_size = 1024              # larger batch

@@ -23,6 +23,7 @@ DATASET_PRESETS = {
 def get_config(preset=None):
     c = get_base_config()
     c.algo = "sac_n"
+    c.init = "edac"                 # EDAC's code and CORL's sac_n.py: fan-in kernels, bias 0.1, small heads
     c.num_updates = 3_000_000  # the paper's and CORL's budget (3M gradient steps)
     c.hidden_dims = (256, 256, 256)  # three hidden layers for actor and critics
     c.num_critics = 10         # N; the paper uses 10-500 per dataset (DATASET_PRESETS)

@@ -13,6 +13,7 @@ DATASET_PRESETS = {**task_table(LOCOMOTION_TASKS, {}),
 def get_config(preset=None):
     c = get_base_config()
     c.algo = "td3_bc"
+    c.init = "pytorch"              # TD3+BC's code: torch.nn.Linear's default (networks/inits.py)
     c.alpha = 2.5            # BC trade-off: lambda = alpha / mean|Q|
     c.policy_noise = 0.2     # std of target-policy smoothing noise
     c.noise_clip = 0.5       # clip of that noise

@@ -9,6 +9,20 @@ Each algorithm is built with the same hidden layers, batch size and critic count
 3-d actions, 100k transitions), and `fit` is timed for at least `--seconds` after a warm-up: what a
 d3rlpy user gets per update, replay-buffer sampling included. Prints one JSON line per algorithm.
 Imports neither jax nor stitch.
+
+`scores` trains d3rlpy on a Minari dataset and evaluates it in the dataset's own env (the peer side
+of issue 13's side-by-side, run next to `scripts/benchmark.py scores`):
+
+    MINARI_DATASETS_PATH=../shared/datasets ../peers/d3rlpy-venv/bin/python scripts/peer_d3rlpy.py \
+        scores --algos=bc,td3_bc --datasets=bench/hopper/medium-replay-v0 --num_updates=30000 \
+        --seeds=0,1,2 --out=runs/peer_scores.json --workdir=runs/peer
+
+Each algorithm runs d3rlpy's own reproduction settings (`reproductions/offline/<algo>.py` of
+d3rlpy, commit 38c34b6) at stitch's network sizes (SIZES) and the given budget; every departure
+is listed in `scores_config`. Per seed: an evaluation of `--eval_episodes` deterministic episodes
+every `--eval_interval` updates, normalised with the dataset's `ref_min_score`/`ref_max_score`,
+as stitch does. Resumable: the model (with optimiser and LR-schedule state) is saved at each
+evaluation under --workdir, and a finished seed is stored in --out and skipped.
 """
 import argparse
 import json
@@ -88,15 +102,177 @@ def updates_per_s(name, dataset, steps, seconds, warmup):
     return done / (time.perf_counter() - t0)
 
 
+# ReBRAC's per-task betas (actor, critic) as d3rlpy's reproduction reads them (= the paper's).
+REBRAC_BETAS = {"halfcheetah-medium-replay": (0.01, 0.001), "halfcheetah-medium": (0.001, 0.01),
+                "hopper-medium-replay": (0.05, 0.5), "hopper-medium": (0.01, 0.001)}
+
+
+def task_name(dataset_id):
+    """'bench/hopper/medium-replay-v0' -> 'hopper-medium-replay' (D4RL's naming)."""
+    parts = dataset_id.split("/")
+    return f"{parts[-2]}-{parts[-1].rsplit('-v', 1)[0]}"
+
+
+def scores_config(name, dataset_id, num_updates):
+    """d3rlpy's reproduction settings for `name`, at stitch's network sizes (SIZES). Departures
+    from d3rlpy's scripts: hidden layers and batch are stitch's (AWAC: 3x256 and batch 256, where
+    d3rlpy's script has 4x256 and 1024), IQL's cosine schedule spans this budget (T_max = the
+    run's updates, as d3rlpy's T_max = its 500k), and BC, which has no reproduction script, is
+    d3rlpy's deterministic BC with stitch's lr 3e-4, batch 256 and z-scored observations."""
+    import d3rlpy
+    from d3rlpy.models.encoders import VectorEncoderFactory
+    from d3rlpy.preprocessing import ReturnBasedRewardScaler, StandardObservationScaler
+
+    size = SIZES[name]
+    enc = VectorEncoderFactory(size["hidden"])
+    common = dict(batch_size=size["batch"])
+    if name == "bc":
+        return d3rlpy.algos.BCConfig(encoder_factory=enc, policy_type="deterministic", learning_rate=3e-4,
+                                     observation_scaler=StandardObservationScaler(), **common)
+    if name == "td3_bc":
+        return d3rlpy.algos.TD3PlusBCConfig(
+            actor_encoder_factory=enc, critic_encoder_factory=enc, actor_learning_rate=3e-4,
+            critic_learning_rate=3e-4, target_smoothing_sigma=0.2, target_smoothing_clip=0.5, alpha=2.5,
+            update_actor_interval=2, observation_scaler=StandardObservationScaler(), **common)
+    if name == "iql":
+        cosine = d3rlpy.optimizers.CosineAnnealingLRFactory(T_max=num_updates)
+        return d3rlpy.algos.IQLConfig(
+            actor_encoder_factory=enc, critic_encoder_factory=enc, value_encoder_factory=enc,
+            actor_learning_rate=3e-4, critic_learning_rate=3e-4,
+            actor_optim_factory=d3rlpy.optimizers.AdamFactory(lr_scheduler_factory=cosine),
+            weight_temp=3.0, max_weight=100.0, expectile=0.7,
+            reward_scaler=ReturnBasedRewardScaler(multiplier=1000.0), **common)
+    if name == "awac":
+        return d3rlpy.algos.AWACConfig(
+            actor_encoder_factory=enc, critic_encoder_factory=enc, actor_learning_rate=3e-4,
+            critic_learning_rate=3e-4, actor_optim_factory=d3rlpy.optimizers.AdamFactory(weight_decay=1e-4),
+            lam=1.0, **common)
+    if name == "cql":  # "medium-v0" datasets get weight 10 in d3rlpy's script, the rest 5
+        weight = 10.0 if task_name(dataset_id).endswith("-medium") else 5.0
+        return d3rlpy.algos.CQLConfig(
+            actor_encoder_factory=enc, critic_encoder_factory=enc, actor_learning_rate=1e-4,
+            critic_learning_rate=3e-4, temp_learning_rate=1e-4, n_action_samples=10,
+            alpha_learning_rate=0.0, conservative_weight=weight, **common)
+    if name == "rebrac":
+        actor_beta, critic_beta = REBRAC_BETAS.get(task_name(dataset_id), (0.01, 0.01))
+        return d3rlpy.algos.ReBRACConfig(
+            actor_encoder_factory=enc,
+            critic_encoder_factory=VectorEncoderFactory(size["hidden"], use_layer_norm=True),
+            actor_learning_rate=1e-3, critic_learning_rate=1e-3, gamma=0.99, target_smoothing_sigma=0.2,
+            target_smoothing_clip=0.5, update_actor_interval=2, actor_beta=actor_beta,
+            critic_beta=critic_beta, observation_scaler=StandardObservationScaler(), **common)
+    raise ValueError(f"no d3rlpy scores config for '{name}'; use one of bc, td3_bc, iql, awac, cql, rebrac.")
+
+
+def minari_mdp(dataset_id):
+    """A Minari dataset as d3rlpy's MDPDataset (gymnasium's terminations and truncations as its
+    terminals and timeouts), its evaluation env, and its (ref_min_score, ref_max_score)."""
+    import d3rlpy
+    import minari
+    data = minari.load_dataset(dataset_id)
+    obs, act, rew, term, tout = [], [], [], [], []
+    for ep in data.iterate_episodes():
+        n = len(ep.actions)
+        obs.append(np.asarray(ep.observations[:n], np.float32))
+        act.append(np.asarray(ep.actions, np.float32))
+        rew.append(np.asarray(ep.rewards, np.float32))
+        t = np.asarray(ep.terminations, np.float32)
+        o = np.asarray(ep.truncations, np.float32)
+        if not (t[-1] or o[-1]):
+            o[-1] = 1.0  # an episode cut by the end of collection ends as a timeout
+        term.append(t)
+        tout.append(o)
+    mdp = d3rlpy.dataset.MDPDataset(np.concatenate(obs), np.concatenate(act), np.concatenate(rew),
+                                    np.concatenate(term), np.concatenate(tout))
+    meta = data.storage.metadata
+    return mdp, data.recover_environment(), (float(meta["ref_min_score"]), float(meta["ref_max_score"]))
+
+
+def evaluate(algo, env, episodes, seed, ref):
+    """Mean normalised return of `episodes` deterministic episodes."""
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed * 10_000 + i)
+        total, done = 0.0, False
+        while not done:
+            action = algo.predict(np.asarray(obs, np.float32)[None])[0]
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(100.0 * (np.mean(returns) - ref[0]) / (ref[1] - ref[0]))
+
+
+def scores(args):
+    import d3rlpy
+    from d3rlpy.logging import NoopAdapterFactory
+
+    table = json.load(open(args.out)) if os.path.exists(args.out) else {}
+    for dataset_id in args.datasets.split(","):
+        mdp, env, ref = minari_mdp(dataset_id)
+        for name in args.algos.split(","):
+            for seed in map(int, args.seeds.split(",")):
+                key = f"{name}|{dataset_id}|{seed}"
+                if key in table:
+                    continue
+                run = os.path.join(args.workdir, f"{name}_{dataset_id.replace('/', '-')}_{seed}")
+                os.makedirs(run, exist_ok=True)
+                progress_path = os.path.join(run, "progress.json")
+                progress = json.load(open(progress_path)) if os.path.exists(progress_path) else {"curve": []}
+                d3rlpy.seed(seed)
+                algo = scores_config(name, dataset_id, args.num_updates).create(device="cpu:0")
+                done = progress["curve"][-1][0] if progress["curve"] else 0
+                if done:
+                    algo.build_with_dataset(mdp)
+                    algo.load_model(os.path.join(run, "model.d3"))
+                    algo.set_grad_step(done)
+                train_s, tick = progress.get("train_s", 0.0), time.perf_counter()
+                fitter = algo.fitter(mdp, n_steps=args.num_updates - done, n_steps_per_epoch=args.eval_interval,
+                                     logger_adapter=NoopAdapterFactory(), show_progress=False,
+                                     save_interval=10 ** 9) if done < args.num_updates else ()
+                for _ in fitter:
+                    done += args.eval_interval
+                    train_s += time.perf_counter() - tick
+                    score = evaluate(algo, env, args.eval_episodes, seed, ref)
+                    algo.save_model(os.path.join(run, "model.d3.tmp"))
+                    os.replace(os.path.join(run, "model.d3.tmp"), os.path.join(run, "model.d3"))
+                    progress = {"curve": progress["curve"] + [[done, score]], "train_s": train_s}
+                    json.dump(progress, open(progress_path + ".tmp", "w"))
+                    os.replace(progress_path + ".tmp", progress_path)
+                    print(json.dumps({"key": key, "step": done, "score": score, "train_s": round(train_s, 1)}),
+                          flush=True)
+                    tick = time.perf_counter()
+                table[key] = {"score": progress["curve"][-1][1], "curve": progress["curve"],
+                              "train_s": progress.get("train_s"), "d3rlpy": d3rlpy.__version__}
+                json.dump(table, open(args.out + ".tmp", "w"), indent=1)
+                os.replace(args.out + ".tmp", args.out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", nargs="?", default="throughput", choices=["throughput", "scores"])
     parser.add_argument("--algos", default=",".join(SIZES))
     parser.add_argument("--steps", type=int, default=25, help="updates per timed fit call")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per algorithm")
     parser.add_argument("--warmup", type=int, default=20, help="untimed updates first")
+    parser.add_argument("--datasets", default="bench/hopper/medium-replay-v0", help="scores: Minari ids")
+    parser.add_argument("--num_updates", type=int, default=30_000, help="scores: updates per seed")
+    parser.add_argument("--eval_interval", type=int, default=5_000, help="scores: updates between evaluations")
+    parser.add_argument("--eval_episodes", type=int, default=10, help="scores: episodes per evaluation")
+    parser.add_argument("--seeds", default="0,1,2", help="scores: seeds, one run each")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default="runs/peer_scores.json", help="scores: results (resumable)")
+    parser.add_argument("--workdir", default="runs/peer", help="scores: per-run models and curves")
     args = parser.parse_args()
     import d3rlpy
     import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.mode == "scores":
+        if args.num_updates % args.eval_interval:
+            parser.error(f"--num_updates={args.num_updates} is not a multiple of --eval_interval="
+                         f"{args.eval_interval}; pick an interval that divides it")
+        return scores(args)
     dataset = hopper_shaped_dataset()
     for name in args.algos.split(","):
         row = {"algo": name, "d3rlpy": d3rlpy.__version__, "torch": torch.__version__,
