@@ -3,7 +3,8 @@
 Observations are transformed exactly as in training (`data.dataset.observations_for_policy`;
 Dict observations flattened to the data's keys) and actions mapped back to the env's bounds; a
 finished episode is no longer stepped while the others run on. Where the env reports `success`
-in its step info (AntMaze, PointMaze, Adroit, Kitchen), an episode succeeds if any step did.
+in its step info (AntMaze, PointMaze, Adroit; Kitchen reports its completed tasks instead), an
+episode succeeds if any step did.
 A policy with memory (the contract's `init_memory`) carries it from step to step.
 """
 import dataclasses
@@ -14,8 +15,8 @@ import jax
 import numpy as np
 
 from algos.common import StitchError
-from data.dataset import (DataInfo, denormalize_actions, flatten_dict_observation, normalized_score,
-                          observations_for_policy)
+from data.dataset import (DataInfo, denormalize_actions, flat_size, flatten_dict_observation,
+                          normalized_score, observations_for_policy)
 
 
 class Evaluator:
@@ -95,7 +96,7 @@ def _check_env_matches_data(obs_space, act_space, info: DataInfo):
     """The evaluation env must take the data's observations and actions (checked before training)."""
     if isinstance(obs_space, gym.spaces.Dict) and info.observation_keys:
         parts = [obs_space[k] for k in info.observation_keys if k in obs_space.spaces]
-        env_obs = (sum(int(np.prod(p.shape)) for p in parts),) if len(parts) == len(info.observation_keys) else None
+        env_obs = (sum(flat_size(p) for p in parts),) if len(parts) == len(info.observation_keys) else None
     else:
         env_obs = tuple(obs_space.shape or ())
     discrete = isinstance(act_space, gym.spaces.Discrete)

@@ -246,6 +246,9 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         except Exception as err:  # e.g. the env's package is not installed here
             fix = (" Fix: install the env's package (AntMaze, PointMaze, Adroit, Kitchen: "
                    "pip install -e '.[robotics]')." if isinstance(err, ImportError) else "")
+            if info.env_spec.id.startswith("FrankaKitchen") and _mujoco_major() >= 4:
+                fix = (" Fix: gymnasium-robotics' FrankaKitchen does not build under mujoco 4 "
+                       "(gymnasium-robotics 1.4.2); pip install 'mujoco<4' (3.3.7 builds it).")
             warnings.warn(f"Could not build the evaluation env {info.env_spec.id!r} "
                           f"({type(err).__name__}: {err}): training without evaluation.{fix}",
                           stacklevel=2)
@@ -498,3 +501,12 @@ def summary(results) -> str:
     lines.append(f"  behaviour data: return {results['behaviour_return']:.1f}, normalised score "
                  f"{'n/a' if b is None else f'{b:.1f}'}")
     return "\n".join(lines)
+
+
+def _mujoco_major() -> int:
+    """mujoco's major version here (0 when it is not installed)."""
+    try:
+        import mujoco
+    except ImportError:
+        return 0
+    return int(mujoco.__version__.split(".")[0])

@@ -453,8 +453,8 @@ def load_policy(workdir, run_index: int = 0):
     high = None if io["action_high"] is None else np.asarray(io["action_high"])
 
     def policy(obs, rng, episode):
-        if isinstance(obs, dict):  # a Dict observation: flattened as in training
-            obs = observations_for_policy({k: np.asarray(v)[None] for k, v in obs.items()}, info)
+        if isinstance(obs, dict):  # a Dict observation (nested, for Kitchen): flattened as in training
+            obs = observations_for_policy(jax.tree_util.tree_map(lambda v: np.asarray(v)[None], obs), info)
         else:
             obs = np.asarray(obs)
             obs = observations_for_policy((obs.astype(np.float64) if obs.dtype.kind == "f" else obs)[None], info)

@@ -236,19 +236,42 @@ def dict_observation_keys(obs_space, requested: str, dataset_id: str) -> tuple:
         raise StitchError(f"config.observation_keys={requested!r} names key(s) {unknown} that dataset "
                           f"'{dataset_id}''s Dict observations lack; they have {keys}. Fix: "
                           f"--config.observation_keys={','.join(keys)} (or a subset, in the order wanted).")
-    bad = [k for k in chosen if not (isinstance(obs_space[k], gym.spaces.Box) and len(obs_space[k].shape) == 1)]
+    bad = [k for k in chosen if not _flat_part(obs_space[k])]
     if bad:
         raise StitchError(f"Dataset '{dataset_id}': Dict observation part(s) {bad} are not flat Box "
-                          f"vectors ({[obs_space[k] for k in bad]}); stitch concatenates flat parts only. "
+                          f"vectors or Dicts of them ({[obs_space[k] for k in bad]}); stitch "
+                          f"concatenates flat parts only. "
                           f"Fix: leave them out with --config.observation_keys, or flatten them when "
                           f"collecting (gymnasium.wrappers.FlattenObservation).")
     return chosen
 
 
+def _flat_part(space) -> bool:
+    """A 1-d Box, or a Dict (nested any depth) of them: what a Dict observation part may be."""
+    if isinstance(space, gym.spaces.Dict):
+        return all(_flat_part(s) for s in space.spaces.values())
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 1
+
+
+def flat_size(space) -> int:
+    """The width of a flat part (`_flat_part`) once flattened."""
+    if isinstance(space, gym.spaces.Dict):
+        return sum(flat_size(s) for s in space.spaces.values())
+    return int(np.prod(space.shape))
+
+
+def _flatten_part(part):
+    """A part as (..., width): a nested part (Kitchen's per-task goals) is its leaves in sorted
+    key order, whatever order the env or the file gives the keys in."""
+    if isinstance(part, dict):
+        return np.concatenate([_flatten_part(part[k]) for k in sorted(part)], axis=-1)
+    return np.asarray(part, np.float64)
+
+
 def flatten_dict_observation(observation, keys):
     """A Dict observation (one, or a batch of them) as one flat vector: the parts of `keys`
     concatenated along the last axis, in float64 (as loaded data is validated)."""
-    return np.concatenate([np.asarray(observation[k], np.float64) for k in keys], axis=-1)
+    return np.concatenate([_flatten_part(observation[k]) for k in keys], axis=-1)
 
 
 def _episodes_to_arrays(dataset, dataset_id, observation_keys=""):
@@ -256,7 +279,7 @@ def _episodes_to_arrays(dataset, dataset_id, observation_keys=""):
     keys = None
     if isinstance(obs_space, gym.spaces.Dict):
         keys = dict_observation_keys(obs_space, observation_keys, dataset_id)
-        obs_space = gym.spaces.Box(-np.inf, np.inf, (sum(obs_space[k].shape[0] for k in keys),), np.float64)
+        obs_space = gym.spaces.Box(-np.inf, np.inf, (sum(flat_size(obs_space[k]) for k in keys),), np.float64)
     if not isinstance(obs_space, gym.spaces.Box):
         raise StitchError(f"Dataset '{dataset_id}' has {type(obs_space).__name__} observations; "
                           f"stitch needs Box observations (flat vectors or arrays such as images). Fix: "
