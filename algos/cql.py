@@ -138,7 +138,7 @@ def actor_loss(actor_params, config, state, batch, rng, step=None):
     `step` is the trainer's shared update index, so the choice is one per update for every run;
     the SAC loss's policy pass and the warm-up's are the same pass (XLA computes it once)."""
     loss, info = sac_n.actor_loss(actor_params, config, state, batch, rng)
-    if not config.bc_steps:
+    if isinstance(config.bc_steps, int) and not config.bc_steps:  # (a swept value is traced)
         return loss, info
     dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
     bc_loss = jnp.mean(sac_n.alpha(state) * info["log_prob"] - dist.log_prob(batch["actions"]))

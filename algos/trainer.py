@@ -31,7 +31,7 @@ from algos import workdir as wd
 from algos.common import StitchError, contract, takes_step
 from algos.rollout import Evaluator, score
 from algos.runs import bind, hparam_arrays, init_runs, parse_sweep, process_share, run_table
-from configs.base import describe_tuning, resolve_tuning, validate
+from configs.base import budget_warnings, describe_tuning, resolve_tuning, validate
 from data import samplers
 from data.dataset import load_dataset
 
@@ -206,6 +206,8 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
     problems = validate(config)
     if problems:
         raise StitchError("Invalid config:\n  " + "\n  ".join(problems))
+    for warning in budget_warnings(config):
+        warnings.warn(warning, stacklevel=2)
     algo = contract(get_algo(config.algo))
     for sampler in algo.samplers:
         missing = [f for f in sampler.fields if f not in config]

@@ -357,7 +357,8 @@ def check_same_data(saved_io, info, ckpt_dir):
     for key in ("spec", "observation_transform", "obs_mean", "obs_std", "action_low", "action_high",
                 "observation_keys"):
         a, b = saved_io.get(key), now[key]
-        if isinstance(b, list) and isinstance(a, list):
+        numbers = lambda x: isinstance(x, list) and all(isinstance(v, (int, float)) for v in x)
+        if numbers(a) and numbers(b):  # statistics: equal up to float round-off
             same = len(a) == len(b) and np.allclose(a, b, rtol=1e-6, atol=1e-7)
         else:
             same = a == b

@@ -134,7 +134,8 @@ def resolve_tuning(config, keep=()):
 
     The task is `dataset_preset_name(config.dataset)`, the table `DATASET_PRESETS` of
     configs/<algo>.py (or `VARIANT_DATASET_PRESETS[v]` when the config applied variant v). A field the user set is never overwritten: those in `keep` (the
-    command line's overrides) and those whose value differs from configs/<algo>.py's default.
+    command line's overrides), those a domain preset named with it sets (`:auto,short` keeps
+    short's budget), and those whose value differs from configs/<algo>.py's default.
     Returns (config, note): a copy with the tuning applied and `tuning` set to the task's name
     (or "none"), and what happened, which the trainer prints and records in results.json
     ({"task", "tuning", "applied", "kept", "warning"}). Other configs come back unchanged with
@@ -164,9 +165,13 @@ def resolve_tuning(config, keep=()):
                 f"name the nearest task's tuning, --config=configs/{config.algo}.py:<task> (one of "
                 f"{', '.join(sorted(presets))}), or set its fields on the command line.")
         return config, note
-    default = module.get_config(",".join(p for p in config.preset.split(",") if p != AUTO))
+    named = [p for p in config.preset.split(",") if p != AUTO]
+    default = module.get_config(",".join(named))
+    # A domain preset's fields (`short`'s budget, `pendulum`'s sizes) are the user's choice too;
+    # an algorithm's variant (CQL's "corl") gives way to its own per-task table.
+    chosen_fields = {f for p in named for f in PRESETS.get(p, {})}
     for field, value in presets[task].items():
-        user_set = field in keep or _differs(config[field], default[field])
+        user_set = field in keep or field in chosen_fields or _differs(config[field], default[field])
         if user_set and _differs(config[field], value):
             note["kept"][field] = _plain(config[field])
         else:
@@ -258,6 +263,20 @@ _CHECKS = {
     "critic_bc_coef": (lambda v: v >= 0, "a float >= 0"),
     "awac_lambda": (lambda v: v > 0, "a positive float (AWAC's advantage temperature)"),
 }
+
+
+def budget_warnings(config) -> list:
+    """Valid but probably unintended budgets: a warm-up as long as the run (CQL's authors' 40k BC
+    steps under a short budget), or no evaluation before the last update."""
+    out, n = [], config.get("num_updates", 0)
+    if config.get("bc_steps", 0) and n and config.bc_steps >= n:
+        out.append(f"config.bc_steps={config.bc_steps} >= config.num_updates={n}: the whole run is the "
+                   f"behaviour-cloning warm-up. Fix: --config.bc_steps=0 (or fewer), or more updates.")
+    if n and config.get("eval_episodes", 0) and config.get("eval_interval", 0) > n:
+        out.append(f"config.eval_interval={config.eval_interval} > config.num_updates={n}: the run is "
+                   f"evaluated only at its end. Fix: --config.eval_interval=<a multiple of "
+                   f"log_interval below {n}>.")
+    return out
 
 
 def validate(config) -> list:

@@ -5,8 +5,8 @@ Two named presets, one per reference (the default is "authors"):
            --policy_lr=1e-4 --lagrange_thresh=-1.0 (fixed weight) --min_q_version=3, with
            examples/cql_mujoco_new.py's defaults (policy_eval_start=40000: the BC warm-up,
            10 sampled actions, temperature 1, 3x256 networks, raw observations)
-  corl     CORL's cql.py and configs/offline/cql/*: alpha 10, policy lr 3e-5, z-scored
-           observations, no warm-up
+  corl     CORL's cql.py and configs/offline/cql/*: alpha 10, policy and temperature lr 3e-5,
+           z-scored observations, no warm-up, orthogonal init
 --config=configs/cql.py:corl ; --config=configs/cql.py:corl,auto for its per-task tuning.
 Per task (`:auto`): the authors use one locomotion setting (the README's "5.0 or 10.0" is not
 a table; 5 here) and, on AntMaze, the Lagrange form with threshold 5 and rewards (r - 0.5) * 4
@@ -28,7 +28,8 @@ VARIANT_DATASET_PRESETS = {"corl": {
     **task_table(LOCOMOTION_TASKS, {}, hopper_medium={"reward_transform": "iql_locomotion"}),
     # Not taken: CORL's 5-layer first critic (its second keeps 3: a bug) and cql_clip_diff_min.
     **task_table(ANTMAZE_TASKS, {"cql_alpha": 5.0, "cql_lagrange": True, "cql_target_action_gap": 0.8,
-                                 "cql_max_backup": True, "actor_lr": 1e-4, "observation_transform": "none",
+                                 "cql_max_backup": True, "actor_lr": 1e-4, "alpha_lr": 1e-4,
+                                 "observation_transform": "none",
                                  **reward_affine(10.0, -5.0), **ANTMAZE_EVAL}),
 }}
 
@@ -37,9 +38,10 @@ VARIANTS = {
     "corl": {
         "cql_alpha": 10.0,
         "actor_lr": 3e-5,
+        "alpha_lr": 3e-5,  # CORL's entropy-temperature optimiser runs at the policy's lr
         "observation_transform": "zscore",
         "bc_steps": 0,
-        "init": "orthogonal",  # CORL's orthogonal_init (critics; its actor keeps PyTorch's: README)
+        "init": "orthogonal",  # CORL's orthogonal_init is its critics' only, output gain 1e-2 (README)
     },
     "pendulum": {"bc_steps": 0},  # the built-in job's 20k updates are too few for a 40k warm-up
 }

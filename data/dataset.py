@@ -378,8 +378,9 @@ def reward_affine(config, returns):
 
 def observations_for_policy(observations, info: "DataInfo"):
     """Raw env observations -> float32 as the networks saw them in training (host, numpy).
-    Dict observations (one or a batch) are flattened as the data was (`info.observation_keys`)."""
-    if info.observation_keys:
+    Dict observations (one or a batch) are flattened as the data was (`info.observation_keys`);
+    an array is taken as already flat."""
+    if info.observation_keys and isinstance(observations, dict):
         observations = flatten_dict_observation(observations, info.observation_keys)
     if info.observation_transform == "zscore":
         return ((observations - info.obs_mean) / info.obs_std).astype(np.float32)

@@ -6,11 +6,14 @@ Each scheme gives every Dense layer its (kernel, bias) initialisers by the layer
   policy  an action head (a policy's mean, or its log-std when state-dependent)
 The schemes (U(a, b): uniform; fan_in: the layer's input width):
   glorot      Glorot-uniform kernels (action heads scaled 1e-2), zero biases: stitch's own
+              (its CNN torso's convolutions keep flax's LeCun-normal default)
   orthogonal  orthogonal kernels with gain sqrt(2) on every layer, zero biases (IQL's jaxrl code)
   pytorch     kernel and bias U(+-1/sqrt(fan_in)) on every layer: torch.nn.Linear's default
               (kaiming_uniform with a = sqrt(5)); TD3+BC, BC and AWAC's reference code
   edac        hidden layers PyTorch's kernel with bias 0.1; value outputs kernel and bias
-              U(+-3e-3), action heads U(+-1e-3): EDAC's paper code, CORL's SAC-N and EDAC, ReBRAC
+              U(+-3e-3), action heads U(+-1e-3): EDAC's paper code, CORL's SAC-N and EDAC, ReBRAC,
+              CQL's rlkit (whose policies' hidden fan-in is the layer's output width, an rlkit
+              quirk not copied: equal for 256-wide layers but the first)
 Orthogonal kernels come from a QR decomposition on the host (`orthogonal`): XLA:CPU's LAPACK QR
 deadlocked (jaxlib 0.10.2) once an init program held several of them batched, e.g. a 10-member
 ensemble of 3-layer critics; numpy's QR outside the XLA runtime does not.

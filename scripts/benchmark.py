@@ -17,6 +17,10 @@
   # (f) evaluation cost of a trained run (a workdir): ms per env step and per episode, 1 vs 30
   #     parallel episodes, and evaluation's share of a 1M-update run at the references' protocol
   MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py evaluation --eval_workdir=runs/x
+  # (g) stitch against d3rlpy on the same data and budget: `scores` here (--num_seeds=5), then
+  #     scripts/peer_d3rlpy.py scores in d3rlpy's venv (3 seeds), then the table of both:
+  python scripts/benchmark.py side_by_side --out=runs/stitch.json --peer_out=runs/peer_scores.json \
+      --algos=bc,td3_bc --datasets=bench/hopper/medium-replay-v0
 
 Every ratio is measured against a baseline taken in the same run.
 """
@@ -65,6 +69,7 @@ flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes 
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
 flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
 flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
+flags.DEFINE_string("peer_out", "runs/peer_scores.json", "side_by_side: peer_d3rlpy.py scores' --out (several: comma-separated)")
 flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
 flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
 flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation: parallel episodes per measurement")
@@ -433,6 +438,33 @@ def peer():
                    f"{r['stitch_over_d3rlpy']:.1f}x"] for r in rows])
 
 
+def side_by_side():
+    """Issue 13's table from `scores` (--out, stitch's vmapped seeds) and `peer_d3rlpy.py scores`
+    (--peer_out, one entry per d3rlpy seed): per algorithm and dataset, each side's final mean
+    and standard error over seeds, and stitch's difference in standard errors of the difference."""
+    from configs.base import dataset_preset_name
+    ours, theirs = json.load(open(FLAGS.out)), {}
+    for path in FLAGS.peer_out.split(","):
+        theirs.update(json.load(open(path)))
+    rows = []
+    for dataset in FLAGS.datasets:
+        for algo in FLAGS.algos:
+            s = ours.get(f"{algo}|{dataset}")
+            d = [v["score"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{algo}|{dataset}"]
+            if s is None or len(s["scores"]) < 2 or len(d) < 2:  # a standard error needs two seeds
+                continue
+            s = np.asarray(s["scores"], float)
+            d = np.asarray(d, float)
+            se_s, se_d = s.std(ddof=1) / np.sqrt(len(s)), d.std(ddof=1) / np.sqrt(len(d))
+            gap = (s.mean() - d.mean()) / max(np.hypot(se_s, se_d), 1e-9)
+            rows.append([dataset_preset_name(dataset), algo,
+                         f"{s.mean():.1f} ± {se_s:.1f} ({len(s)})", " ".join(f"{x:.1f}" for x in s),
+                         f"{d.mean():.1f} ± {se_d:.1f} ({len(d)})", " ".join(f"{x:.1f}" for x in d),
+                         f"{gap:+.1f}"])
+    _print_table(["dataset", "algorithm", "stitch mean ± SE (seeds)", "stitch per seed",
+                  "d3rlpy mean ± SE (seeds)", "d3rlpy per seed", "difference / SE"], rows)
+
+
 def _print_table(header, rows):
     """A markdown table, as BENCHMARKS.md holds them."""
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
@@ -630,9 +662,10 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
-             "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile}
+             "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile,
+             "side_by_side": side_by_side}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side [--flags]")
     modes[argv[1]]()
 
 

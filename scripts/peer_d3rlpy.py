@@ -213,12 +213,16 @@ def scores(args):
         for name in args.algos.split(","):
             for seed in map(int, args.seeds.split(",")):
                 key = f"{name}|{dataset_id}|{seed}"
-                if key in table:
-                    continue
                 run = os.path.join(args.workdir, f"{name}_{dataset_id.replace('/', '-')}_{seed}")
-                os.makedirs(run, exist_ok=True)
                 progress_path = os.path.join(run, "progress.json")
                 progress = json.load(open(progress_path)) if os.path.exists(progress_path) else {"curve": []}
+                budget = table.get(key, progress).get("num_updates", args.num_updates)
+                if budget != args.num_updates:  # its cosine schedule and results are another budget's
+                    raise SystemExit(f"{key} was trained for {budget} updates in {run} / {args.out}, not "
+                                     f"--num_updates={args.num_updates}. Fix: a new --workdir and --out.")
+                if key in table:
+                    continue
+                os.makedirs(run, exist_ok=True)
                 d3rlpy.seed(seed)
                 algo = scores_config(name, dataset_id, args.num_updates).create(device="cpu:0")
                 done = progress["curve"][-1][0] if progress["curve"] else 0
@@ -236,13 +240,15 @@ def scores(args):
                     score = evaluate(algo, env, args.eval_episodes, seed, ref)
                     algo.save_model(os.path.join(run, "model.d3.tmp"))
                     os.replace(os.path.join(run, "model.d3.tmp"), os.path.join(run, "model.d3"))
-                    progress = {"curve": progress["curve"] + [[done, score]], "train_s": train_s}
+                    progress = {"curve": progress["curve"] + [[done, score]], "train_s": train_s,
+                                "num_updates": args.num_updates}
                     json.dump(progress, open(progress_path + ".tmp", "w"))
                     os.replace(progress_path + ".tmp", progress_path)
                     print(json.dumps({"key": key, "step": done, "score": score, "train_s": round(train_s, 1)}),
                           flush=True)
                     tick = time.perf_counter()
                 table[key] = {"score": progress["curve"][-1][1], "curve": progress["curve"],
+                              "num_updates": args.num_updates,
                               "train_s": progress.get("train_s"), "d3rlpy": d3rlpy.__version__}
                 json.dump(table, open(args.out + ".tmp", "w"), indent=1)
                 os.replace(args.out + ".tmp", args.out)

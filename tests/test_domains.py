@@ -142,8 +142,7 @@ def test_kitchen_shaped_nested_dict_observations_flatten(minari_root, tmp_path):
 
 
 def test_frankakitchen_env_failure_says_how_to_fix(minari_root, tmp_path, monkeypatch):
-    import mujoco
-    if int(mujoco.__version__.split(".")[0]) < 4:
+    if trainer._mujoco_major() < 4:
         pytest.skip("FrankaKitchen-v1 builds under this mujoco: the failure checked here cannot happen")
     with pytest.raises(AssertionError):
         gym.make("FrankaKitchen-v1")  # the upstream failure itself (gymnasium-robotics 1.4.2)
@@ -160,3 +159,41 @@ def test_frankakitchen_env_failure_says_how_to_fix(minari_root, tmp_path, monkey
     with pytest.warns(UserWarning, match=r"FrankaKitchen does not build under mujoco 4.*pip install 'mujoco<4'"):
         results = trainer.train_and_evaluate(config, str(tmp_path))
     assert results["final_return"] is None  # trained, not evaluated; nothing else lost
+
+
+def test_a_dict_observation_run_resumes(antmaze, tmp_path):
+    # The checkpoint's data check compares the recorded observation keys (strings) on resume.
+    config = tiny_config("td3_bc", dataset=antmaze, num_updates=10, eval_interval=10, eval_episodes=1)
+    trainer.train_and_evaluate(config, str(tmp_path))
+    config.num_updates = 20  # extend the finished run: it resumes from its checkpoint at 10
+    results = trainer.train_and_evaluate(config, str(tmp_path))
+    assert [e["step"] for e in results["eval"]] == [10, 20]
+    assert results["observation_keys"] == ["observation", "achieved_goal", "desired_goal"]
+
+
+class SucceedsOnEvenSeeds(gym.Env):
+    """A goal-conditioned stand-in whose episodes succeed (at their 3rd step) when reset with an
+    even seed: the success path of evaluation with a known answer."""
+    observation_space = gym.spaces.Dict({"observation": gym.spaces.Box(-1.0, 1.0, (2,), np.float64),
+                                         "desired_goal": gym.spaces.Box(-1.0, 1.0, (2,), np.float64)})
+    action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.even = 0, seed is not None and seed % 2 == 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        return (self.observation_space.sample(), 0.0, False, self.t >= 5,
+                {"success": self.even and self.t == 3})
+
+
+def test_success_rate_counts_episodes_that_succeeded_at_any_step(minari_root, tmp_path):
+    gym.register("stitch-test/SucceedsOnEvenSeeds-v0", entry_point="tests.test_domains:SucceedsOnEvenSeeds")
+    collect("test/goals/even-v0", "stitch-test/SucceedsOnEvenSeeds-v0", episodes=2, steps=5)
+    results = trainer.train_and_evaluate(
+        tiny_config("td3_bc", dataset="test/goals/even-v0", num_updates=10, eval_interval=10, eval_episodes=4),
+        str(tmp_path))
+    # Each run's 4 episodes get consecutive env seeds, so exactly two of them are even.
+    assert results["final_success_rate"] == [0.5, 0.5]

@@ -37,7 +37,9 @@ def test_pytorch_scheme_is_torch_linear_default():
 def test_edac_scheme_small_outputs_and_bias_01():
     (w0, b0), (w1, b1), (w2, b2) = mlp_params("edac")
     assert np.all(b0 == np.float32(0.1)) and np.all(b1 == np.float32(0.1))
-    assert np.abs(w0).max() <= 1 / np.sqrt(FAN_IN) and np.abs(w1).max() <= 1 / np.sqrt(WIDTH)
+    for w, fan_in in ((w0, FAN_IN), (w1, WIDTH)):  # PyTorch's kernel: U(+-1/sqrt(fan_in)), not glorot's
+        assert 0.95 / np.sqrt(fan_in) < np.abs(w).max() <= 1 / np.sqrt(fan_in)
+        np.testing.assert_allclose(w.std(), 1 / np.sqrt(3 * fan_in), rtol=0.1)
     assert 2.5e-3 < np.abs(w2).max() <= 3e-3 and np.abs(b2).max() <= 3e-3 and b2 != 0
     policy = TanhGaussianPolicy(3, (WIDTH, WIDTH), torso=TorsoSpec(init="edac"))
     p = policy.init(jax.random.PRNGKey(1), jnp.zeros((1, FAN_IN)))["params"]
@@ -62,14 +64,10 @@ def test_glorot_scheme_is_unchanged():
 
 
 def test_every_algorithm_builds_with_each_reference_init():
-    """The references' schemes (IQL orthogonal; SAC-N, EDAC, ReBRAC, CQL's authors edac;
-    TD3+BC, BC, AWAC pytorch) are config choices of every algorithm; the default stays glorot
-    until the learning checks say otherwise (README's reproduction notes)."""
+    """Every scheme is a config choice of every algorithm."""
     from algos import ALGOS, sac_n, td3_bc
     from algos.common import Spec
-    from configs.base import get_base_config
     from tests.conftest import tiny_config
-    assert get_base_config().init == "glorot"
     spec = Spec((3,), "float32", 2, False)
     for name in sorted(ALGOS):
         for scheme in ("orthogonal", "pytorch", "edac"):
@@ -79,6 +77,27 @@ def test_every_algorithm_builds_with_each_reference_init():
     assert np.all(np.asarray(biases["Dense_0"]["bias"]) == np.float32(0.1))
     state = td3_bc.init(tiny_config("td3_bc", init="pytorch"), spec, jax.random.PRNGKey(0))
     assert np.asarray(state.actor.params["MLP_0"]["Dense_0"]["bias"]).std() > 0  # torch's biases are drawn
+
+
+REFERENCE_INITS = {"iql": "orthogonal", "sac_n": "edac", "edac": "edac", "rebrac": "edac", "cql": "edac",
+                   "td3_bc": "pytorch", "bc": "pytorch", "awac": "pytorch"}
+
+
+def test_each_algorithm_defaults_to_its_references_init():
+    import importlib
+    from configs.base import get_base_config
+    for algo, scheme in REFERENCE_INITS.items():
+        module = importlib.import_module(f"configs.{algo}")
+        assert module.get_config().init == scheme, algo
+        assert module.get_config("pendulum").init == "glorot", algo  # the built-in job's calibration
+    assert importlib.import_module("configs.cql").get_config("corl").init == "orthogonal"
+    assert get_base_config().init == "glorot"  # algorithms whose references are not matched yet
+
+
+def test_the_config_check_knows_every_scheme():
+    from configs.base import INITS as checked  # configs import no jax: the names are repeated there
+    from networks.inits import INITS
+    assert checked == INITS
 
 
 def test_orthogonal_ensembles_initialise_under_vmap_without_deadlock():

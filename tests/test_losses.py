@@ -327,3 +327,23 @@ def test_cql_max_backup_takes_min_over_critics_then_max_over_samples():
     assert not np.allclose(q.max(axis=1).min(axis=0), q.min(axis=0).max(axis=0))  # order matters
     loss, info = jax.jit(lambda p: cql.critic_loss(p, config, state, batch, rng))(state.critic.params)
     assert np.isfinite(float(loss))
+
+
+def test_cql_warm_up_follows_the_trainers_step_and_can_be_swept(pendulum, tmp_path):
+    """The driver's shared update index reaches the actor loss, and bc_steps may be swept (its
+    value is traced then): the run with bc_steps=0 optimises SAC's loss from the start, the one
+    with 15 the BC loss for updates 1-15 (log rows 10 and, averaged with SAC's, 20)."""
+    import csv
+    from algos import trainer
+    from tests.conftest import tiny_config
+    config = tiny_config("cql", num_seeds=1, num_updates=30, eval_episodes=0, sweep="bc_steps=0,15")
+    trainer.train_and_evaluate(config, str(tmp_path))
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    run_col = next(c for c in ("run", "seed") if c in rows[0])
+    gap = {(int(r["step"]), int(r[run_col])): float(r["actor_loss"]) - float(r["actor_bc_loss"]) for r in rows}
+    runs = sorted({k[1] for k in gap})
+    assert len(runs) == 2
+    no_warm_up, warm_up = runs
+    assert all(abs(gap[s, no_warm_up]) > 1e-3 for s in (10, 20, 30))  # SAC's loss throughout
+    assert gap[10, warm_up] == pytest.approx(0.0, abs=1e-5)            # updates 1-10: cloning
+    assert abs(gap[30, warm_up]) > 1e-3                                # updates 21-30: SAC's

@@ -50,6 +50,12 @@ def test_auto_warns_when_a_per_task_algorithm_has_no_tuning_for_the_task():
 def test_presets_combine_and_unknown_ones_are_refused():
     config = rebrac.get_config("auto,short")
     assert config.tuning == "auto" and config.num_updates == 30_000 and config.preset == "auto,short"
+    from configs import iql
+    short = iql.get_config("auto,short")  # AntMaze's tuning evaluates every 100k: short's 5k is kept
+    short.dataset = "D4RL/antmaze/umaze-v1"
+    resolved, note = base.resolve_tuning(short)
+    assert (resolved.num_updates, resolved.eval_interval, resolved.expectile) == (30_000, 5_000, 0.9)
+    assert note["kept"] == {"eval_interval": 5_000}
     with pytest.raises(ValueError, match="Unknown config preset 'walker2d-medum'.*'auto'"):
         rebrac.get_config("walker2d-medum")
 
@@ -130,12 +136,13 @@ SOURCES = {  # (algo, variant preset): {task: expected fields}
                          "reward_transform": "scale_shift", "reward_scale": 4.0, "reward_shift": -2.0,
                          "bc_steps": 40_000} for t in ANT}},
     # CORL configs/offline/cql
-    ("cql", "corl"): {**{t: {"cql_alpha": 10.0, "actor_lr": 3e-5, "bc_steps": 0, "observation_transform": "zscore",
-                             "reward_transform": "none"} for t in LOCO},
+    ("cql", "corl"): {**{t: {"cql_alpha": 10.0, "actor_lr": 3e-5, "alpha_lr": 3e-5, "bc_steps": 0,
+                             "observation_transform": "zscore", "reward_transform": "none",
+                             "init": "orthogonal"} for t in LOCO},
                       "hopper-medium": {"reward_transform": "iql_locomotion"},
                       **{t: {"cql_alpha": 5.0, "cql_lagrange": True, "cql_target_action_gap": 0.8,
-                             "cql_max_backup": True, "actor_lr": 1e-4, "observation_transform": "none",
-                             "reward_scale": 10.0, "reward_shift": -5.0, "eval_episodes": 100,
+                             "cql_max_backup": True, "actor_lr": 1e-4, "alpha_lr": 1e-4,
+                             "observation_transform": "none", "reward_scale": 10.0, "reward_shift": -5.0, "eval_episodes": 100,
                              "eval_interval": 50_000} for t in ANT}},
     # sfujim/TD3_BC run_experiments.sh (alpha 2.5 everywhere); CORL configs/offline/td3_bc/antmaze
     ("td3_bc", ""): {**{t: {"alpha": 2.5, "reward_transform": "none", "eval_episodes": 10} for t in LOCO},
@@ -163,3 +170,13 @@ def test_every_tuning_is_its_source(algo, variant):
         got = {k: resolved[k] for k in expected[task]}
         assert got == expected[task], (algo, task)
         assert base.validate(resolved) == [], (algo, task)
+
+
+def test_budgets_that_defeat_themselves_warn():
+    from configs import cql
+    config = cql.get_config("short")  # the authors' 40k-update warm-up under a 30k budget
+    assert any("whole run is the behaviour-cloning warm-up" in w for w in base.budget_warnings(config))
+    config.bc_steps = 0
+    assert base.budget_warnings(config) == []
+    config.eval_interval = 50_000
+    assert "evaluated only at its end" in base.budget_warnings(config)[0]
