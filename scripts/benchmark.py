@@ -55,6 +55,8 @@ flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a
                      "in --out (scores; 0: evaluate only at the end)")
 flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
                   "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
+flags.DEFINE_multi_string("set", [], "scores: a config field set on every run, e.g. --set=bc_steps=0 "
+                          "(repeatable; part of the table key and the workdir name)")
 flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
 flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable)")
 flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
@@ -83,7 +85,7 @@ def scores():
     table = json.load(open(FLAGS.out)) if os.path.exists(FLAGS.out) else {}
     for dataset in FLAGS.datasets:
         for algo in FLAGS.algos:
-            key = f"{algo}|{dataset}" + ("" if FLAGS.compute_dtype == "float32" else f"|{FLAGS.compute_dtype}")
+            key = _score_key(algo, dataset)
             if key in table:
                 continue
             module = importlib.import_module(f"configs.{algo}")
@@ -95,7 +97,9 @@ def scores():
                                num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
                                eval_interval=FLAGS.eval_interval or FLAGS.num_updates, log_interval=1000,
                                progress_bar=False, compute_dtype=FLAGS.compute_dtype))
-            workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}_{FLAGS.compute_dtype}")
+            config.update(_overrides())
+            workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}_{FLAGS.compute_dtype}"
+                                   + "".join(f"_{k}={v}" for k, v in _overrides().items()))
             r = train_and_evaluate(config, workdir)
             table[key] = {"preset": preset, "scores": r["final_normalized_score"],
                           "behaviour": r["behaviour_normalized_score"],
@@ -109,11 +113,29 @@ def scores():
     for dataset in FLAGS.datasets:
         cells = []
         for algo in FLAGS.algos:
-            s = table[f"{algo}|{dataset}" + ("" if FLAGS.compute_dtype == "float32"
-                                              else f"|{FLAGS.compute_dtype}")]["scores"]
+            s = table[_score_key(algo, dataset)]["scores"]
             cells.append(f"{np.mean(s):.1f} ± {np.std(s):.1f}")
         behaviour = table[next(k for k in table if k.startswith(f"{FLAGS.algos[0]}|{dataset}"))]["behaviour"]
         print(f"| {dataset} | {behaviour:.1f} | " + " | ".join(cells) + " |")
+
+
+def _overrides():
+    """--set's config fields, {field: value} (values as Python literals)."""
+    import ast
+    out = {}
+    for item in FLAGS.set or []:
+        field, _, raw = item.partition("=")
+        try:
+            out[field.strip()] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            out[field.strip()] = raw.strip()
+    return out
+
+
+def _score_key(algo, dataset):
+    """A `scores` table key: algorithm, dataset, and the dtype and --set fields when not defaults."""
+    return (f"{algo}|{dataset}" + ("" if FLAGS.compute_dtype == "float32" else f"|{FLAGS.compute_dtype}")
+            + "".join(f"|{k}={v}" for k, v in _overrides().items()))
 
 
 def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):
@@ -449,7 +471,7 @@ def side_by_side():
     rows = []
     for dataset in FLAGS.datasets:
         for algo in FLAGS.algos:
-            s = ours.get(f"{algo}|{dataset}")
+            s = ours.get(_score_key(algo, dataset))
             d = [v["score"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{algo}|{dataset}"]
             if s is None or len(s["scores"]) < 2 or len(d) < 2:  # a standard error needs two seeds
                 continue
