@@ -81,11 +81,13 @@ def test_pointmaze_loads_and_evaluates(minari_root, tmp_path):
     assert len(results["final_success_rate"]) == 2 and np.all(np.isfinite(results["final_return"]))
 
 
-def test_adroit_door_loads_and_reports_success(minari_root, tmp_path):
-    # D4RL/door/*: flat 39-d Box observations; the env's step info carries `success`.
-    collect("test/door/random-v1", "AdroitHandDoor-v1", episodes=2, steps=20)
+@pytest.mark.parametrize("task, env_id", [("door", "AdroitHandDoor-v1"), ("pen", "AdroitHandPen-v1"),
+                                         ("hammer", "AdroitHandHammer-v1"), ("relocate", "AdroitHandRelocate-v1")])
+def test_adroit_loads_and_reports_success(minari_root, tmp_path, task, env_id):
+    # D4RL/{door,pen,hammer,relocate}/*: flat Box observations; the env's step info carries `success`.
+    collect(f"test/{task}/random-v1", env_id, episodes=2, steps=10)
     results = trainer.train_and_evaluate(
-        tiny_config("iql", dataset="test/door/random-v1", num_updates=20, eval_episodes=2), str(tmp_path))
+        tiny_config("iql", dataset=f"test/{task}/random-v1", num_updates=20, eval_episodes=2), str(tmp_path))
     assert results["observation_keys"] is None
     assert len(results["final_success_rate"]) == 2 and all(s in (0.0, 0.5, 1.0) for s in results["final_success_rate"])
     assert np.all(np.isfinite(results["final_return"]))
