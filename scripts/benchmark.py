@@ -71,6 +71,7 @@ flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes 
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
 flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
 flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
+flags.DEFINE_string("plot", "", "side_by_side: also draw both sides' learning curves to this PNG")
 flags.DEFINE_string("peer_out", "runs/peer_scores.json", "side_by_side: peer_d3rlpy.py scores' --out (several: comma-separated)")
 flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
 flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
@@ -105,7 +106,8 @@ def scores():
                           "behaviour": r["behaviour_normalized_score"],
                           "updates_per_second": r["updates_per_second"], "wall_time_s": r["wall_time_s"],
                           "curve": [(e["step"], e["normalized_score"] and float(np.mean(e["normalized_score"])))
-                                    for e in r["eval"]]}
+                                    for e in r["eval"]],
+                          "curve_seeds": [(e["step"], e["normalized_score"]) for e in r["eval"]]}
             os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
             json.dump(table, open(FLAGS.out, "w"), indent=2)
     print(f"\n| dataset | data | " + " | ".join(FLAGS.algos) + " |")
@@ -485,6 +487,55 @@ def side_by_side():
                          f"{gap:+.1f}"])
     _print_table(["dataset", "algorithm", "stitch mean ± SE (seeds)", "stitch per seed",
                   "d3rlpy mean ± SE (seeds)", "d3rlpy per seed", "difference / SE"], rows)
+    if FLAGS.plot:
+        _plot_side_by_side(ours, theirs, FLAGS.plot)
+
+
+def _plot_side_by_side(ours, theirs, path):
+    """Learning curves, one panel per dataset x algorithm: each side's mean over seeds with a
+    band of one standard error (stitch's curve is stored as the seeds' mean only)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from configs.base import dataset_preset_name
+    pairs = [(d, a) for d in FLAGS.datasets for a in FLAGS.algos if _score_key(a, d) in ours]
+    if not pairs:
+        return
+    cols = len(FLAGS.algos)
+    rows_n = len(FLAGS.datasets)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.8 * rows_n), squeeze=False)
+    for i, dataset in enumerate(FLAGS.datasets):
+        for j, algo in enumerate(FLAGS.algos):
+            ax = axes[i][j]
+            s = ours.get(_score_key(algo, dataset))
+            if s is None:
+                ax.axis("off")
+                continue
+            steps, means = zip(*[(c[0], c[1]) for c in s["curve"] if c[1] is not None])
+            ax.plot(np.asarray(steps) / 1000, means, "o-", ms=3, color="tab:blue",
+                    label=f"stitch ({len(s['scores'])} seeds)")
+            per_seed = [c[1] for c in s.get("curve_seeds", []) if c[1] is not None]
+            if per_seed:  # (entries from before per-seed curves were stored have the mean only)
+                y = np.asarray(per_seed, float)
+                se = y.std(1, ddof=1) / np.sqrt(y.shape[1])
+                ax.fill_between(np.asarray(steps) / 1000, y.mean(1) - se, y.mean(1) + se, color="tab:blue", alpha=0.2)
+            peer = [v["curve"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{algo}|{dataset}"]
+            if peer:
+                n = min(len(c) for c in peer)
+                x = np.asarray([c[0] for c in peer[0][:n]]) / 1000
+                y = np.asarray([[c[1] for c in curve[:n]] for curve in peer])
+                se = y.std(0, ddof=1) / np.sqrt(len(y)) if len(y) > 1 else np.zeros(n)
+                ax.plot(x, y.mean(0), "s--", ms=3, color="tab:orange", label=f"d3rlpy ({len(y)} seeds)")
+                ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, color="tab:orange", alpha=0.2)
+            ax.axhline(s["behaviour"], color="gray", lw=0.8, ls=":", label="behaviour data")
+            ax.set_title(f"{algo} · {dataset_preset_name(dataset)}", fontsize=9)
+            ax.set_xlabel("updates (thousands)", fontsize=8)
+            ax.set_ylabel("normalised score", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"learning curves: {path}")
 
 
 def _print_table(header, rows):
