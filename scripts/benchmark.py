@@ -532,7 +532,7 @@ def _plot_side_by_side(ours, theirs, path):
             ax.set_xlabel("updates (thousands)", fontsize=8)
             ax.set_ylabel("normalised score", fontsize=8)
             ax.tick_params(labelsize=7)
-            ax.legend(fontsize=6, loc="lower right")
+            ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"learning curves: {path}")
