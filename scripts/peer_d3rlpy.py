@@ -2,6 +2,7 @@
 `scripts/benchmark.py peer`). Runs in d3rlpy's own virtual environment, never stitch's:
 
     python3 -m venv ../peers/d3rlpy-venv && ../peers/d3rlpy-venv/bin/pip install torch==2.13.0 d3rlpy
+    ../peers/d3rlpy-venv/bin/pip install minari 'gymnasium[mujoco]'   # for `scores` (data, eval envs)
     ../peers/d3rlpy-venv/bin/python scripts/peer_d3rlpy.py --algos=iql,cql --seconds=10
 
 Each algorithm is built with the same hidden layers, batch size and critic count as
