@@ -58,7 +58,8 @@ flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (config
 flags.DEFINE_multi_string("set", [], "scores: a config field set on every run, e.g. --set=bc_steps=0 "
                           "(repeatable; part of the table key and the workdir name)")
 flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
-flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable)")
+flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable); "
+                    "side_by_side reads several, comma-separated")
 flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
 flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
 flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled-step figures), "
@@ -467,13 +468,15 @@ def side_by_side():
     (--peer_out, one entry per d3rlpy seed): per algorithm and dataset, each side's final mean
     and standard error over seeds, and stitch's difference in standard errors of the difference."""
     from configs.base import dataset_preset_name
-    ours, theirs = json.load(open(FLAGS.out)), {}
+    ours, theirs = {}, {}
+    for path in FLAGS.out.split(","):
+        ours.update(json.load(open(path)))
     for path in FLAGS.peer_out.split(","):
         theirs.update(json.load(open(path)))
     rows = []
     for dataset in FLAGS.datasets:
         for algo in FLAGS.algos:
-            s = ours.get(_score_key(algo, dataset))
+            s = _stitch_entry(ours, algo, dataset)
             d = [v["score"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{algo}|{dataset}"]
             if s is None or len(s["scores"]) < 2 or len(d) < 2:  # a standard error needs two seeds
                 continue
@@ -491,6 +494,33 @@ def side_by_side():
         _plot_side_by_side(ours, theirs, FLAGS.plot)
 
 
+def _stitch_entry(ours, algo, dataset):
+    """stitch's `scores` entry for (algo, dataset): the vmapped seeds of `_score_key`'s entry,
+    pooled with entries run one seed at a time (`--num_seeds=1 --set=seed=k`, whose keys are the
+    base key plus `|seed=k`), so a side-by-side too long for one session can be split by seed.
+    Each `seed=k` run draws its seed as index 0 of PRNGKey(k): an independent seed, not the
+    vmapped run's seed k. None when there is no entry."""
+    base = _score_key(algo, dataset)
+    parts = [ours[base]] if base in ours else []
+    parts += [v for k, v in sorted(ours.items())
+              if k.startswith(base + "|seed=") and k[len(base) + 6:].isdigit()]
+    if not parts:
+        return None
+    steps = [c[0] for c in parts[0]["curve"]]
+    if any([c[0] for c in p["curve"]] != steps for p in parts):
+        raise ValueError(f"{base}: the runs being pooled evaluated at different steps; re-run them "
+                         f"with the same --num_updates and --eval_interval")
+    if len(parts) == 1:
+        return parts[0]
+    curve_seeds = []
+    for i, step in enumerate(steps):
+        per = [p["curve_seeds"][i][1] if p.get("curve_seeds") else None for p in parts]
+        curve_seeds.append((step, None if any(x is None for x in per) else sum(per, [])))
+    return {"scores": sum((list(p["scores"]) for p in parts), []), "behaviour": parts[0]["behaviour"],
+            "curve": [(step, None if cs is None else float(np.mean(cs))) for step, cs in curve_seeds],
+            "curve_seeds": curve_seeds}
+
+
 def _plot_side_by_side(ours, theirs, path):
     """Learning curves, one panel per dataset x algorithm: each side's mean over seeds with a
     band of one standard error (stitch's curve is stored as the seeds' mean only)."""
@@ -498,7 +528,7 @@ def _plot_side_by_side(ours, theirs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from configs.base import dataset_preset_name
-    pairs = [(d, a) for d in FLAGS.datasets for a in FLAGS.algos if _score_key(a, d) in ours]
+    pairs = [(d, a) for d in FLAGS.datasets for a in FLAGS.algos if _stitch_entry(ours, a, d)]
     if not pairs:
         return
     cols = len(FLAGS.algos)
@@ -507,7 +537,7 @@ def _plot_side_by_side(ours, theirs, path):
     for i, dataset in enumerate(FLAGS.datasets):
         for j, algo in enumerate(FLAGS.algos):
             ax = axes[i][j]
-            s = ours.get(_score_key(algo, dataset))
+            s = _stitch_entry(ours, algo, dataset)
             if s is None:
                 ax.axis("off")
                 continue

@@ -65,3 +65,29 @@ def test_collect_command_writes_a_minari_dataset(minari_root):
     meta = ds.storage.metadata
     # Reference scores: random policy (min) below the noise-free controller (max).
     assert meta["ref_min_score"] < meta["ref_max_score"] < 0
+
+
+def test_side_by_side_pools_seeds_run_one_at_a_time(tmp_path):
+    """Issue 13's side-by-side split by seed: a vmapped entry and `|seed=k` entries from two
+    --out files pool into one sample, whose mean and standard error the table prints."""
+    def entry(scores):
+        return {"scores": scores, "behaviour": 10.0, "curve": [(5, 1.0), (10, float(np.mean(scores)))],
+                "curve_seeds": [(5, [1.0] * len(scores)), (10, scores)]}
+    base = "cql|bench/x/medium-replay-v0|bc_steps=0"
+    (tmp_path / "a.json").write_text(json.dumps({base: entry([20.0, 22.0]), base + "|seed=7": entry([30.0])}))
+    (tmp_path / "b.json").write_text(json.dumps({base + "|seed=8": entry([28.0]),
+                                                 "cql|bench/x/medium-replay-v0": entry([0.0, 0.0])}))
+    peer = {f"cql|bench/x/medium-replay-v0|{s}": {"score": v, "curve": [(5, 1.0), (10, v)]}
+            for s, v in enumerate([24.0, 26.0])}
+    (tmp_path / "p.json").write_text(json.dumps(peer))
+    proc = subprocess.run([sys.executable, "scripts/benchmark.py", "side_by_side", "--algos=cql",
+                           "--datasets=bench/x/medium-replay-v0", "--set=bc_steps=0",
+                           f"--out={tmp_path}/a.json,{tmp_path}/b.json", f"--peer_out={tmp_path}/p.json",
+                           f"--plot={tmp_path}/c.png"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = next(line for line in proc.stdout.splitlines() if "| cql |" in line)
+    pooled = np.array([20.0, 22.0, 30.0, 28.0])  # the entry without bc_steps=0 is another run
+    se_s, se_d = pooled.std(ddof=1) / 2, np.std([24.0, 26.0], ddof=1) / np.sqrt(2)
+    assert f"{pooled.mean():.1f} ± {se_s:.1f} (4)" in row and "20.0 22.0 30.0 28.0" in row
+    assert f"{(pooled.mean() - 25.0) / np.hypot(se_s, se_d):+.1f}" in row
+    assert (tmp_path / "c.png").stat().st_size > 0
