@@ -333,6 +333,15 @@ def _episodes_to_arrays(dataset, dataset_id, observation_keys=""):
     return arrays, np.asarray(returns), keys
 
 
+def read_columns(dataset_id: str, observation_keys: str = ""):
+    """A dataset's episode-ordered columns as stored (raw actions, observations and rewards, no
+    transform), the undiscounted return of each episode, and the MinariDataset (its spaces and
+    metadata). For tools that inspect or rewrite data; training goes through `load_dataset`."""
+    dataset = open_minari(dataset_id)
+    arrays, returns, _ = _episodes_to_arrays(dataset, dataset_id, observation_keys)
+    return arrays, returns, dataset
+
+
 def _check_actions(arrays, act_space, dataset_id):
     actions = arrays["actions"]
     if isinstance(act_space, gym.spaces.Discrete):

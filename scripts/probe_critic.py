@@ -26,7 +26,7 @@ from absl import app, flags
 
 from algos import get_algo
 from algos.workdir import restore
-from data.dataset import _episodes_to_arrays, normalize_actions, open_minari
+from data.dataset import normalize_actions, read_columns
 from networks import ensemble_min
 
 flags.DEFINE_string("workdir", None, "a stitch run's --workdir (its checkpoint is probed)")
@@ -38,7 +38,7 @@ FLAGS = flags.FLAGS
 
 def probe_arrays(dataset_id, io, max_transitions, seed=0):
     """(observations, actions) of a dataset, normalised with a run's own policy_io."""
-    arrays, _, _ = _episodes_to_arrays(open_minari(dataset_id), dataset_id)
+    arrays, _, _ = read_columns(dataset_id)
     n = len(arrays["rewards"])
     idx = (np.random.default_rng(seed).permutation(n)[:max_transitions] if n > max_transitions
            else np.arange(n))  # a small dataset is probed whole, in order
