@@ -135,19 +135,21 @@ def _load_local(dataset_id: str, path):
             f"{_restore_fix(dataset_id, path)}") from None
 
 
-def _build_atomically(dataset_id: str, path):
-    """Build a built-in dataset in a private folder, then move it into place in one rename.
+def _build_atomically(dataset_id: str, path, build=None):
+    """Build a dataset in a private folder, then move it into place in one rename; `build(id)`
+    writes it (default: the built-in dataset's builder).
 
     A crash mid-build leaves no half-written dataset under `path`, and when two runs build it
     at once the first rename wins and the other run uses that copy.
     """
+    build = build or BUILTIN_DATASETS[dataset_id]
     root = _datasets_root()
     os.makedirs(root, exist_ok=True)  # building a built-in dataset may create the root
     staging = tempfile.mkdtemp(prefix=".stitch-build-", dir=root)
     previous = os.environ.get("MINARI_DATASETS_PATH")
     try:
         os.environ["MINARI_DATASETS_PATH"] = staging
-        BUILTIN_DATASETS[dataset_id](dataset_id)
+        build(dataset_id)
         os.environ["MINARI_DATASETS_PATH"] = str(root)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if os.path.isdir(path) and not os.path.exists(os.path.join(path, "data")):
@@ -362,11 +364,15 @@ def _check_actions(arrays, act_space, dataset_id):
             f"the space the data was really logged in.")
 
 
+def top_episode_indices(returns, fraction):
+    """Indices of the best `fraction` of episodes by return (at least one), best first."""
+    return np.argsort(-np.asarray(returns))[:max(1, int(round(fraction * len(returns))))]
+
+
 def top_fraction_episodes(arrays, returns, fraction):
     """Keep the transitions of the best `fraction` of episodes by return (%BC)."""
-    keep_n = max(1, int(round(fraction * len(returns))))
     keep_eps = np.zeros(len(returns), bool)
-    keep_eps[np.argsort(-returns)[:keep_n]] = True
+    keep_eps[top_episode_indices(returns, fraction)] = True
     episode_index = np.concatenate([[0], np.cumsum(arrays["episode_ends"])[:-1]]).astype(int)
     mask = keep_eps[episode_index]
     return {k: v[mask] for k, v in arrays.items()}
