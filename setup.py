@@ -28,7 +28,11 @@ setup(
         # The D4RL domains Minari hosts beside MuJoCo locomotion (AntMaze, PointMaze, Adroit,
         # Kitchen) evaluate in gymnasium-robotics' envs; the tests build small AntMaze data with it.
         "robotics": ["gymnasium-robotics>=1.2.4"],
-        "test": ["pytest>=8.0", "gymnasium-robotics>=1.2.4"],
-        "extra": ["tensorboard", "wandb", "matplotlib"],
+        # Aggregate reports (scripts/report.py): rliable is the field's tool for IQM, bootstrap
+        # intervals, profiles and probability of improvement (Agarwal et al. 2021). Its arch < 8
+        # does not import under pandas 3 (arch's deprecate_kwarg call), hence the pin.
+        "report": ["rliable>=1.2", "pandas<3", "matplotlib"],
+        "test": ["pytest>=8.0", "gymnasium-robotics>=1.2.4", "rliable>=1.2", "pandas<3", "matplotlib"],
+        "extra": ["tensorboard", "wandb", "matplotlib", "rliable>=1.2", "pandas<3"],
     },
 )
