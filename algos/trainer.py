@@ -27,6 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from algos import get_algo
+from algos import loggers
 from algos import workdir as wd
 from algos.common import StitchError, contract, takes_step
 from algos.rollout import Evaluator, score
@@ -270,7 +271,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
             evaluator.close()
         raise
     ckpt_dir = wd.checkpoint_dir(workdir)
-    manager = wd.checkpoint_manager(workdir)
+    manager = wd.checkpoint_manager(workdir, config.keep_checkpoints)
 
     hparams = shard_runs(hparams, num_runs)
     carry, data = shard_runs(carry, num_runs), replicate(data)
@@ -344,6 +345,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
     try:
         log = wd.MetricsLog(wd.process_file(workdir, "metrics.csv"), [p.name for p in phases],
                             position, runs, columns, first_run=local[0], restored=saved_metrics)
+        sinks = cleanup.enter_context(loggers.open_sinks(config, workdir, runs, local[0]))
         last_ckpt = int(offsets[position[0]] + position[1]) if restored is not None else None
         last_save = time.monotonic()
         bar = tqdm(total=int(offsets[-1]), initial=int(offsets[position[0]] + position[1]),
@@ -368,10 +370,16 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
                 train_time += elapsed
                 step += n
                 log.write(phase.name, step, {k: v.mean(0) for k, v in metrics.items()})
+                loggers.write_all(sinks, offsets[index] + step, {f"{phase.name}/{k}": v.mean(0) for k, v in metrics.items()})
                 bar.update(n)
                 due = step % config.eval_interval == 0 or step == lengths[index]
                 if due:
+                    evaluated = len(history)
                     evaluate(index, step, carry)
+                    if len(history) > evaluated:
+                        loggers.write_all(sinks, offsets[index] + step, {
+                            f"eval/{k}": None if history[-1].get(k) is None else np.asarray(history[-1][k], float)
+                            for k in ("return", "normalized_score", "success_rate")})
                     if history:
                         last = history[-1]
                         bar.set_postfix(score=_fmt(last["normalized_score"] or last["return"]))

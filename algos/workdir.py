@@ -26,7 +26,7 @@ from data.dataset import DataInfo, denormalize_actions, observations_for_policy
 
 # Fields that may differ between a run and its resume: they change how a run is watched and
 # saved, never what it computes.
-IGNORED_ON_RESUME = ("progress_bar", "checkpoint_interval_s")
+IGNORED_ON_RESUME = ("progress_bar", "checkpoint_interval_s", "tensorboard", "wandb_project", "keep_checkpoints")
 CHECKSUMS = "stitch-checksums.json"  # written into each checkpoint's folder after orbax commits it
 
 
@@ -236,8 +236,9 @@ def process_file(workdir, name):
     return os.path.join(workdir, name)
 
 
-def checkpoint_manager(workdir):
-    options = dict(max_to_keep=2, enable_async_checkpointing=False)
+def checkpoint_manager(workdir, keep: int = 2):
+    """orbax's manager of a workdir's checkpoints, keeping the newest `keep` (0: all of them)."""
+    options = dict(max_to_keep=keep or None, enable_async_checkpointing=False)
     if jax.process_count() > 1:
         # Every process checkpoints its own runs into its own folder: no cross-process barriers.
         index = jax.process_index()
@@ -394,7 +395,7 @@ def restore(workdir, step=None, aux=None):
     if algo.prepare is not None and aux is None:
         raise StitchError(f"Restoring a {config.algo} checkpoint needs the output of its prepare "
                           f"step. Fix: pass aux=algo.prepare(config, data, info).")
-    manager = checkpoint_manager(workdir)
+    manager = checkpoint_manager(workdir, keep=0)  # reading: never prune
     ckpt_dir = checkpoint_dir(workdir)
     if step is None:
         steps = sorted(manager.all_steps(), reverse=True)

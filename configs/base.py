@@ -48,6 +48,9 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.checkpoint = True                # write orbax checkpoints at every evaluation, resume from them
     c.checkpoint_interval_s = 600.0    # also checkpoint after any chunk that ends this long after the last one
     c.progress_bar = True              # tqdm progress over updates
+    c.tensorboard = True               # also write TensorBoard event files (<workdir>/tensorboard/) when it is installed
+    c.wandb_project = ""               # also log to this Weights & Biases project ("" = off; needs wandb)
+    c.keep_checkpoints = 2             # evaluation checkpoints kept (0 = all: off-policy model selection over them)
     c.sweep = ""                       # hyperparameter grid on the run axis: "expectile=0.6,0.7 temperature=3,10"
     c.preset = ""                      # the presets the config file applied (configs/<algo>.py:<preset>), recorded
     c.tuning = ""                      # per-task tuning: "" none, "auto" (from the dataset id at run start), or its name
@@ -227,6 +230,8 @@ _CHECKS = {
     "eval_interval": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "eval_episodes": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0 disables evaluation)"),
     "checkpoint_interval_s": (lambda v: v > 0, "a positive number of seconds"),
+    "keep_checkpoints": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0 keeps every one)"),
+    "wandb_project": (lambda v: isinstance(v, str), 'a W&B project name, or "" for none'),
     "hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
                     "a non-empty tuple of positive integers, e.g. '(256,256)'"),
     "actor_lr": (lambda v: v > 0, "a positive float"),
