@@ -396,6 +396,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         manager.wait_until_finished()
         manager.close()
 
+    final_metrics = log.last() if jax.process_count() == 1 else None  # (per process under distributed)
     history, train_time = _gather_processes(history, train_time)
     final = history[-1] if history else None
     results = {
@@ -416,6 +417,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         "final_success_rate": final.get("success_rate") if final else None,  # per run; None: no success signal
         "observation_keys": None if info.observation_keys is None else list(info.observation_keys),
         "eval": history,
+        "final_metrics": final_metrics,  # the last logged chunk's training metrics, per run (FQE's fqe_value)
         "behaviour_return": info.behaviour_return,
         "behaviour_normalized_score": None if info.behaviour_score is None else float(info.behaviour_score),
         "updates_per_second": offsets[-1] / train_time if train_time > 0 else None,
@@ -486,7 +488,11 @@ def summary(results) -> str:
              f"{'n/a' if ups is None else f'{ups:.0f}'} updates/s per run (training steps only; "
              f"all runs in one program)"]
     if results["final_return"] is None:
-        lines.append("  no evaluation (no environment spec or eval_episodes=0)")
+        lines.append("  no evaluation (no environment spec, eval_episodes=0, or an algorithm that does not act)")
+        last = {k: [x for x in v if x is not None] for k, v in (results.get("final_metrics") or {}).items()}
+        if last:
+            lines.append("  last logged metrics (mean over runs): " +
+                         ", ".join(f"{k}={np.mean(v):.4g}" for k, v in sorted(last.items()) if v))
     else:
         returns = results["final_return"]
         scores = results["final_normalized_score"] or [None] * len(returns)

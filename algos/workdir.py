@@ -214,6 +214,17 @@ class MetricsLog:
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerows(new)
 
+    def last(self):
+        """{metric: [value per run]} of the last logged chunk (None where a run's cell is empty)."""
+        latest = {}
+        for row in self.rows:  # rows are in step order: the last one per run wins
+            latest[row[2]] = row
+        runs = sorted(latest, key=int)
+        names = self.fields[4 + len(self.runs[0][1]):] if self.runs else []
+        column = {f: i for i, f in enumerate(self.fields)}
+        return {k: [float(latest[r][column[k]]) if latest[r][column[k]] != "" else None for r in runs]
+                for k in names}
+
     def saved(self):
         """What a checkpoint keeps of the log: every row so far."""
         return {"fields": self.fields, "rows": list(self.rows)}

@@ -49,6 +49,21 @@ class ValueNetwork(nn.Module):
         return jnp.squeeze(x, -1)
 
 
+class DiscreteQNetwork(nn.Module):
+    """Q(s, .) over `num_actions` discrete actions: shape (*batch, num_actions)."""
+
+    num_actions: int
+    hidden_dims: Sequence[int] = (256, 256)
+    layer_norm: bool = False
+    torso: TorsoSpec = TorsoSpec()
+
+    @nn.compact
+    def __call__(self, observations):
+        x = Torso(self.torso)(observations)
+        return MLP((*self.hidden_dims, self.num_actions), activate_final=False, layer_norm=self.layer_norm,
+                   init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(x)
+
+
 class QEnsemble(nn.Module):
     """`num_critics` independent Q networks; output shape (num_critics, batch).
 
@@ -74,4 +89,4 @@ def ensemble_min(qs):
     return jnp.min(qs, axis=0)
 
 
-__all__ = ["QNetwork", "ValueNetwork", "QEnsemble", "ensemble_min", "default_init"]
+__all__ = ["QNetwork", "DiscreteQNetwork", "ValueNetwork", "QEnsemble", "ensemble_min", "default_init"]

@@ -39,6 +39,20 @@ def pendulum(minari_root):
     return build_pendulum_mixed()
 
 
+@pytest.fixture(scope="session")
+def discrete_data(minari_root):
+    """A few random Discrete(3)-action episodes (no env: nothing to evaluate in)."""
+    rng = np.random.default_rng(0)
+    episodes = []
+    for _ in range(4):
+        ep = random_episode(30, rng=rng)
+        ep["actions"] = rng.integers(3, size=30)
+        episodes.append(ep)
+    make_dataset("cli/discrete/random-v0", episodes, env=None, action_space=gym.spaces.Discrete(3),
+                 observation_space=gym.spaces.Box(-np.inf, np.inf, (3,)))
+    return "cli/discrete/random-v0"
+
+
 def make_dataset(dataset_id, episodes, action_space=None, observation_space=None, env="Pendulum-v1",
                  ref_scores=True, eval_env=None):
     """Write a Minari dataset from explicit episodes (dicts of numpy arrays).

@@ -69,9 +69,14 @@ def test_every_algorithm_builds_with_each_reference_init():
     from algos.common import Spec
     from tests.conftest import tiny_config
     spec = Spec((3,), "float32", 2, False)
+    from algos.common import contract
+    data = {"observations": jnp.zeros((4, 3)), "actions": jnp.zeros((4, 2)), "episode_ends": jnp.array([0, 1, 0, 1.0])}
     for name in sorted(ALGOS):
+        algo = contract(ALGOS[name])
         for scheme in ("orthogonal", "pytorch", "edac"):
-            assert jax.tree_util.tree_leaves(ALGOS[name].init(tiny_config(name, init=scheme), spec, jax.random.PRNGKey(0)))
+            config = tiny_config(name, init=scheme)
+            aux = algo.prepare(config, data, None) if algo.prepare is not None else None
+            assert jax.tree_util.tree_leaves(algo.init(config, spec, jax.random.PRNGKey(0), aux))
     state = sac_n.init(tiny_config("sac_n", num_critics=3, init="edac"), spec, jax.random.PRNGKey(0))
     biases = state.critic.params["VmapQNetwork_0"]["MLP_0"]
     assert np.all(np.asarray(biases["Dense_0"]["bias"]) == np.float32(0.1))

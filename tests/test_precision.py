@@ -63,9 +63,11 @@ def test_bfloat16_networks_keep_float32_parameters_and_outputs_and_run_their_gra
 
 
 @pytest.mark.parametrize("algo", sorted(ALGOS))
-def test_every_algorithm_trains_in_bfloat16(pendulum, tmp_path, algo):
+def test_every_algorithm_trains_in_bfloat16(pendulum, discrete_data, tmp_path, algo):
+    from algos.common import contract
+    data = {"dataset": discrete_data} if contract(ALGOS[algo]).actions == "discrete" else {}
     results = trainer.train_and_evaluate(
-        tiny_config(algo, num_updates=10, eval_episodes=0, compute_dtype="bfloat16", num_seeds=1),
+        tiny_config(algo, num_updates=10, eval_episodes=0, compute_dtype="bfloat16", num_seeds=1, **data),
         str(tmp_path))
     assert results["num_updates"] == 10
 
