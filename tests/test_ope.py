@@ -90,3 +90,44 @@ def test_fqe_continuous_matches_the_linear_solve(minari_root, tmp_path):
     exact = np.linalg.solve(np.eye(S) - GAMMA * p, base - (policy - centre) ** 2)
     starts = [int(np.argmax(e["observations"][0])) for e in episodes]
     assert results["final_metrics"]["fqe_value"][0] == pytest.approx(exact[starts].mean(), rel=0.05)
+
+
+# --- importance sampling on a two-step bandit, against the hand computation ---------------
+# Three logged episodes of two steps; behaviour mu(a) = 0.5, target pi(1) = 0.8, pi(0) = 0.2,
+# so the per-step ratio is 1.6 for a = 1 and 0.4 for a = 0.
+#   ep1: a = (1, 1), r = (1, 2)   ep2: a = (0, 1), r = (0, 2)   ep3: a = (1, 0), r = (1, 0)
+ACTIONS = np.array([1, 1, 0, 1, 1, 0])
+REWARDS = np.array([1.0, 2.0, 0.0, 2.0, 1.0, 0.0])
+ENDS = np.array([0, 1, 0, 1, 0, 1])
+LOG_RATIO = np.log(np.where(ACTIONS == 1, 0.8, 0.2) / 0.5)
+
+
+def test_importance_sampling_on_a_two_step_bandit():
+    from algos import ope
+    # PDIS, gamma 1: (1.6*1 + 2.56*2) + (0.4*0 + 0.64*2) + (1.6*1 + 0.64*0) = 9.6, over 3 episodes
+    assert ope.per_decision_is(REWARDS, LOG_RATIO, ENDS, 1.0) == pytest.approx(3.2)
+    # gamma 0.5: (1.6 + 0.5*5.12) + (0.5*1.28) + 1.6 = 6.4, over 3
+    assert ope.per_decision_is(REWARDS, LOG_RATIO, ENDS, 0.5) == pytest.approx(6.4 / 3)
+    # WIS: weights (2.56, 0.64, 0.64), returns (3, 2, 1): 9.6 / 3.84
+    assert ope.weighted_is(REWARDS, LOG_RATIO, ENDS, 1.0) == pytest.approx(2.5)
+    # DR with q(s, a) = a and v = E_pi q = 0.8:
+    #   ep1 0.8 + (2.56*1 + 1.6*0.8) = 4.64, ep2 0.8 + (0.64*1 + 0.4*0.8) = 1.76, ep3 0.8 + 1.6*0.8 = 2.08
+    q, v = ACTIONS.astype(float), np.full(6, 0.8)
+    assert ope.doubly_robust(REWARDS, LOG_RATIO, ENDS, 1.0, q, v) == pytest.approx(8.48 / 3)
+    # ESS of (2.56, 0.64, 0.64): 3.84^2 / 7.3728
+    out = ope.estimates(REWARDS, LOG_RATIO, ENDS, 1.0, q, v)
+    assert out["ess"] == pytest.approx(2.0) and out["episodes"] == 3 and out["warning"] is None
+
+
+def test_importance_sampling_is_exact_on_policy_and_warns_when_weights_collapse():
+    from algos import ope
+    rng = np.random.default_rng(0)
+    rewards, ends = rng.normal(size=400), (np.arange(400) % 20 == 19).astype(float)
+    returns = np.add.reduceat(rewards * 0.9 ** (np.arange(400) % 20), np.arange(0, 400, 20))
+    zero = np.zeros(400)  # pi = mu: every estimator is the Monte-Carlo mean, ESS every episode
+    for f in (ope.per_decision_is, ope.weighted_is):
+        assert f(rewards, zero, ends, 0.9) == pytest.approx(returns.mean())
+    assert ope.effective_sample_size(ope.trajectory_log_weights(zero, ends)) == pytest.approx(20)
+    far = rng.normal(scale=3.0, size=400)  # a target far from the data: the weights collapse
+    out = ope.estimates(rewards, far, ends, 0.9)
+    assert out["ess"] < 2 and "collapsed" in out["warning"]
