@@ -442,15 +442,17 @@ def restore(workdir, step=None, aux=None):
     return config, carry, meta
 
 
-def load_policy(workdir, run_index: int = 0):
-    """A host policy(obs, rng, episode) -> env action from a trained checkpoint (for collection)."""
+def load_batched_policy(workdir, run_index: int = 0, step=None):
+    """A host policy(observations) -> env actions over a batch, from a trained checkpoint (the
+    latest, or `step`): the run's own observation transform in, its actions out in the env's
+    units (integers for discrete actions). Returns (policy, config, meta)."""
     config = load_config(workdir)
     algo = contract(get_algo(config.algo))
     if algo.init_memory is not None:
-        raise StitchError(f"Collecting from a {config.algo} checkpoint needs a policy with memory, "
-                          f"which load_policy does not carry yet. Fix: collect with a memoryless "
+        raise StitchError(f"Acting with a {config.algo} checkpoint outside an evaluation needs a policy "
+                          f"with memory, which load_policy does not carry yet. Fix: use a memoryless "
                           f"algorithm's checkpoint.")
-    config, carry, meta = restore(workdir)
+    config, carry, meta = restore(workdir, step)
     io = meta["policy_io"]
     spec = Spec.from_json(io["spec"])
     _, grid = run_table(config, parse_sweep(config))[run_index]
@@ -465,13 +467,29 @@ def load_policy(workdir, run_index: int = 0):
     low = None if io["action_low"] is None else np.asarray(io["action_low"])
     high = None if io["action_high"] is None else np.asarray(io["action_high"])
 
+    def policy(observations, rng=None):
+        """Deterministic actions for a batch of raw observations (a dict of batches for Dict data)."""
+        if not isinstance(observations, dict):
+            observations = np.asarray(observations)
+            if observations.dtype.kind == "f":
+                observations = observations.astype(np.float64)
+        obs = observations_for_policy(observations, info)
+        key = jax.random.PRNGKey(0) if rng is None else jax.random.PRNGKey(int(rng.integers(2**31)))
+        actions = np.asarray(act(state, obs, key))
+        return actions.astype(np.int64) if low is None else denormalize_actions(actions, low, high)
+
+    return policy, config, meta
+
+
+def load_policy(workdir, run_index: int = 0):
+    """A host policy(obs, rng, episode) -> env action from a trained checkpoint (for collection)."""
+    batched, _, _ = load_batched_policy(workdir, run_index)
+
     def policy(obs, rng, episode):
         if isinstance(obs, dict):  # a Dict observation (nested, for Kitchen): flattened as in training
-            obs = observations_for_policy(jax.tree_util.tree_map(lambda v: np.asarray(v)[None], obs), info)
+            action = batched(jax.tree_util.tree_map(lambda v: np.asarray(v)[None], obs), rng)[0]
         else:
-            obs = np.asarray(obs)
-            obs = observations_for_policy((obs.astype(np.float64) if obs.dtype.kind == "f" else obs)[None], info)
-        action = np.asarray(act(state, obs, jax.random.PRNGKey(int(rng.integers(2**31)))))[0]
-        return int(action) if low is None else denormalize_actions(action, low, high)
+            action = batched(np.asarray(obs)[None], rng)[0]
+        return int(action) if np.ndim(action) == 0 and np.issubdtype(np.asarray(action).dtype, np.integer) else action
 
     return policy
