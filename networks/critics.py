@@ -36,6 +36,13 @@ class QNetwork(nn.Module):
         return jnp.squeeze(x, -1)
 
 
+def _state_head(module, observations, outputs):
+    """Torso then MLP to `outputs` values, as submodules of `module` (called in its compact call)."""
+    x = Torso(module.torso)(observations)
+    return MLP((*module.hidden_dims, outputs), activate_final=False, layer_norm=module.layer_norm,
+               init_scheme=module.torso.init, dtype=matmul_dtype(module.torso))(x)
+
+
 class ValueNetwork(nn.Module):
     hidden_dims: Sequence[int] = (256, 256)
     layer_norm: bool = False
@@ -43,10 +50,7 @@ class ValueNetwork(nn.Module):
 
     @nn.compact
     def __call__(self, observations):
-        x = Torso(self.torso)(observations)
-        x = MLP((*self.hidden_dims, 1), activate_final=False, layer_norm=self.layer_norm,
-                init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(x)
-        return jnp.squeeze(x, -1)
+        return jnp.squeeze(_state_head(self, observations, 1), -1)
 
 
 class DiscreteQNetwork(nn.Module):
@@ -59,9 +63,7 @@ class DiscreteQNetwork(nn.Module):
 
     @nn.compact
     def __call__(self, observations):
-        x = Torso(self.torso)(observations)
-        return MLP((*self.hidden_dims, self.num_actions), activate_final=False, layer_norm=self.layer_norm,
-                   init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(x)
+        return _state_head(self, observations, self.num_actions)
 
 
 class QEnsemble(nn.Module):

@@ -98,6 +98,7 @@ def tiny_config(algo="iql", **overrides):
     import importlib
     config = importlib.import_module(f"configs.{algo}").get_config("pendulum")
     config.update(dict(num_seeds=2, num_updates=20, batch_size=32, log_interval=10,
-                       eval_interval=10, eval_episodes=1, hidden_dims=(16, 16), progress_bar=False))
+                       eval_interval=10, eval_episodes=1, hidden_dims=(16, 16), progress_bar=False,
+                       tensorboard=False))  # tests/test_loggers.py turns it on where it is tested
     config.update(overrides)
     return config

@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 TINY = ["--config.num_seeds=2", "--config.num_updates=20", "--config.batch_size=32",
         "--config.log_interval=10", "--config.eval_interval=20", "--config.eval_episodes=1",
-        "--config.hidden_dims=(16,16)", "--config.progress_bar=False"]
+        "--config.hidden_dims=(16,16)", "--config.progress_bar=False", "--config.tensorboard=False"]
 
 
 def run_cli(*args):

@@ -20,7 +20,7 @@ def _csv(workdir):
 def test_tensorboard_events_equal_metrics_csv(pendulum, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    results = train_and_evaluate(tiny_config("iql", num_seeds=2), str(tmp_path))
+    results = train_and_evaluate(tiny_config("iql", num_seeds=2, tensorboard=True), str(tmp_path))
     rows = _csv(tmp_path)
     for run in (0, 1):
         acc = EventAccumulator(str(tmp_path / "tensorboard" / f"run{run}_seed{run}"))

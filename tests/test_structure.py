@@ -17,8 +17,21 @@ from tests.conftest import tiny_config
 SPEC = Spec(observation_shape=(3,), observation_dtype="float32", action_dim=2, discrete=False)
 
 
-def init_carry(config, algo, spec):
-    return init_runs(config, contract(algo), spec, [{}])
+def init_carry(config, algo, spec, dataset=None):
+    """Runs' (state, rng); an algorithm with a prepare step (FQE) gets its aux from `dataset`."""
+    algo = contract(algo)
+    aux = algo.prepare(config, dataset, None) if algo.prepare is not None else None
+    return init_runs(config, algo, spec, [{}], aux)
+
+
+def case(name, **overrides):
+    """(config, algorithm, spec, dataset) of the structure tests: discrete-action algorithms get
+    integer actions."""
+    algo = ALGOS[name]
+    discrete = contract(algo).actions == "discrete"
+    dataset = _fake_dataset(discrete=discrete)
+    spec = Spec((3,), "float32", 2, discrete)
+    return tiny_config(name, **overrides), algo, spec, dataset
 
 
 def sample_batch(dataset, rng, batch_size):
@@ -31,12 +44,14 @@ def chunk_fn(config, algo, n):
     return lambda carry, data: chunk(carry, {}, data)
 
 
-def _fake_dataset(n=200, seed=0):
+def _fake_dataset(n=200, seed=0, discrete=False):
     rng = np.random.default_rng(seed)
+    actions = (lambda: jnp.asarray(rng.integers(2, size=n), jnp.int32)) if discrete else \
+        (lambda: jnp.asarray(rng.uniform(-1, 1, size=(n, 2)), jnp.float32))
     return {
         "observations": jnp.asarray(rng.normal(size=(n, 3)), jnp.float32),
-        "actions": jnp.asarray(rng.uniform(-1, 1, size=(n, 2)), jnp.float32),
-        "next_actions": jnp.asarray(rng.uniform(-1, 1, size=(n, 2)), jnp.float32),
+        "actions": actions(),
+        "next_actions": actions(),
         "rewards": jnp.asarray(rng.normal(size=n), jnp.float32),
         "next_observations": jnp.asarray(rng.normal(size=(n, 3)), jnp.float32),
         "terminals": jnp.asarray(rng.random(n) < 0.05, jnp.float32),
@@ -55,9 +70,9 @@ def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
 
 @pytest.mark.parametrize("name", sorted(ALGOS))
 def test_scanned_updates_equal_single_jitted_updates(name):
-    config = tiny_config(name, num_seeds=1)
-    algo, dataset, n = ALGOS[name], _fake_dataset(), 6
-    carry = _seed(init_carry(config, algo, SPEC), 0)
+    config, algo, spec, dataset = case(name, num_seeds=1)
+    n = 6
+    carry = _seed(init_carry(config, algo, spec, dataset), 0)
     scanned, metrics = jax.jit(chunk_fn(config, algo, n))(carry, dataset)
 
     update = jax.jit(functools.partial(algo.update, config))
@@ -71,7 +86,7 @@ def test_scanned_updates_equal_single_jitted_updates(name):
     # The critic diagnostics users read (README "Reading the critic diagnostics").
     if name != "bc":
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "iql"):  # IQL never queries Q on the policy's actions
+    if name not in ("bc", "iql", "fqe", "fqe_discrete"):  # IQL never queries Q on the policy's actions; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
@@ -82,9 +97,8 @@ def test_scanned_updates_equal_single_jitted_updates(name):
 
 @pytest.mark.parametrize("name", sorted(ALGOS))
 def test_vmapped_seeds_equal_separate_runs(name):
-    config = tiny_config(name, num_seeds=3)
-    algo, dataset = ALGOS[name], _fake_dataset()
-    carries = init_carry(config, algo, SPEC)
+    config, algo, spec, dataset = case(name, num_seeds=3)
+    carries = init_carry(config, algo, spec, dataset)
     chunk = chunk_fn(config, algo, 5)
     together, _ = jax.jit(jax.vmap(chunk, in_axes=(0, None)))(carries, dataset)
     single = jax.jit(chunk)
@@ -92,7 +106,8 @@ def test_vmapped_seeds_equal_separate_runs(name):
         alone, _ = single(_seed(carries, i), dataset)
         _assert_trees_close(_seed(together, i), alone)
     # ...and the seeds are really different agents.
-    first = jax.tree_util.tree_leaves(together[0].actor.params)[0]
+    networks = together[0].actor if "actor" in together[0].__dataclass_fields__ else together[0].critic
+    first = jax.tree_util.tree_leaves(networks.params)[0]
     assert not np.allclose(first[0], first[1])
 
 
