@@ -25,6 +25,7 @@ from flax.training.train_state import TrainState
 from algos.common import Phase, Spec, StitchError, create_train_state, make_optimizer, network_inputs, polyak_update
 from algos.runs import parse_sweep
 from data import samplers
+from data.diagnostics import episode_bounds
 from networks import QNetwork
 
 ACTIONS = "continuous"
@@ -67,8 +68,7 @@ SAMPLER = samplers.Sampler("fqe_transitions", _target_columns, _gather, ("target
 def prepare(config, data, info):
     """The dataset's initial states and pi's actions there (all K policies): the states V is
     estimated at."""
-    ends = np.asarray(data["episode_ends"])
-    starts = np.concatenate([[0], np.flatnonzero(ends[:-1]) + 1])
+    starts, _ = episode_bounds(np.asarray(data["episode_ends"]))
     observations = samplers.observations_at(config, data, jnp.asarray(starts))
     if "target_actions" in data:
         actions = data["target_actions"][starts]

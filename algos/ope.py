@@ -15,14 +15,13 @@ episodes the estimate really rests on; `COLLAPSE` marks where it is too few to t
 """
 import numpy as np
 
+from data.diagnostics import episode_bounds
+
 COLLAPSE = 0.01  # an ESS below this fraction of the episodes (or below 2) is a collapse
 
 
 def _episodes(episode_ends):
-    ends = np.asarray(episode_ends, np.float64).copy()
-    ends[-1] = 1.0  # the dataset's last row closes an episode, marked or not
-    stops = np.flatnonzero(ends > 0) + 1
-    starts = np.concatenate([[0], stops[:-1]])
+    starts, stops = episode_bounds(episode_ends)
     episode = np.repeat(np.arange(len(starts)), stops - starts)
     return starts, stops, episode
 

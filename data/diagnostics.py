@@ -23,8 +23,11 @@ BINS = 100  # the paper's evaluator: np.linspace(min, max, num=100) edges per di
 
 
 def episode_bounds(episode_ends) -> tuple:
-    """(start, stop) row indices of each episode, from the 0/1 `episode_ends` column."""
-    stops = np.flatnonzero(np.asarray(episode_ends) > 0) + 1
+    """(start, stop) row indices of each episode, from the 0/1 `episode_ends` column; the data's
+    last row closes an episode, marked or not (as data/samplers.py reads it)."""
+    ends = np.asarray(episode_ends) > 0
+    ends[-1:] = True
+    stops = np.flatnonzero(ends) + 1
     return np.concatenate([[0], stops[:-1]]).astype(int), stops.astype(int)
 
 
