@@ -169,3 +169,25 @@ def test_ope_command_ranks_a_runs_checkpoints(pendulum, tmp_path):
     expected = policy(arrays["observations"][:50]) / ds.action_space.high  # Pendulum: [-2, 2] -> [-1, 1]
     np.testing.assert_allclose(targets["actions"][:50, 1], expected, rtol=1e-5, atol=1e-6)
     assert "model selection by FQE: Spearman" in proc.stdout
+
+
+def test_fqe_refuses_target_actions_that_do_not_fit(minari_root, tmp_path):
+    from data.spec import StitchError
+    make_dataset("ope/tabular/refuse-v0", tabular_episodes(np.random.default_rng(2), episodes=4), env=None,
+                 action_space=gym.spaces.Discrete(2), observation_space=gym.spaces.Box(0, 1, (S,)))
+    short = tmp_path / "short.npz"  # 4 episodes x 15 rows = 60 transitions; the file has 59
+    np.savez(short, actions=np.zeros((59, 1), np.int64), next_actions=np.zeros((59, 1), np.int64))
+    with pytest.raises(StitchError, match="has 59 rows, but dataset ope/tabular/refuse-v0 has 60"):
+        train_and_evaluate(fqe_config("fqe_discrete", "ope/tabular/refuse-v0", target_actions=str(short)),
+                           str(tmp_path / "a"))
+    two = tmp_path / "two.npz"
+    np.savez(two, actions=np.zeros((60, 2), np.int64), next_actions=np.zeros((60, 2), np.int64),
+             dataset="ope/tabular/refuse-v0")
+    with pytest.raises(StitchError, match=r"policy_index \[2\] is out of range.*0\.\.1"):
+        train_and_evaluate(fqe_config("fqe_discrete", "ope/tabular/refuse-v0", target_actions=str(two),
+                                      sweep="policy_index=0,2"), str(tmp_path / "b"))
+    np.savez(two, actions=np.zeros((60, 2), np.int64), next_actions=np.zeros((60, 2), np.int64),
+             dataset="ope/tabular/other-v0")
+    with pytest.raises(StitchError, match="was made for dataset ope/tabular/other-v0"):
+        train_and_evaluate(fqe_config("fqe_discrete", "ope/tabular/refuse-v0", target_actions=str(two)),
+                           str(tmp_path / "c"))
