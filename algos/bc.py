@@ -5,7 +5,9 @@ Pomerleau 1991; the deterministic MSE form used as the baseline in TD3+BC (Fujim
 (Chen et al. 2021, "Decision Transformer") is the same loss on the top `config.bc_top_fraction`
 of episodes by return; the driver does that filtering in `data/` before training.
 
-Variants change `actor_loss` (e.g. a Gaussian log-likelihood) and nothing else.
+`config.policy_head = "gaussian"` fits a Gaussian with state-dependent std by maximum likelihood
+instead (loss = -log pi(a|s), acting with its mean): a behaviour policy with a density, which
+importance-sampling OPE divides by (scripts/ope.py fits one so). Variants change `actor_loss`.
 """
 import functools
 
@@ -14,8 +16,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, network_inputs
-from networks import DeterministicPolicy
+from algos.common import Spec, StitchError, actor_log_prob, create_train_state, make_optimizer, network_inputs
+from networks import DeterministicPolicy, GaussianPolicy
 
 ACTIONS = "continuous"
 
@@ -27,13 +29,18 @@ class BCState(struct.PyTreeNode):
 
 def init(config, spec: Spec, rng) -> BCState:
     obs, _, torso = network_inputs(config, spec)
-    actor = DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims), torso=torso)
+    if config.get("policy_head", "deterministic") == "gaussian":
+        actor = GaussianPolicy(spec.action_dim, tuple(config.hidden_dims), state_dependent_std=True, torso=torso)
+    else:
+        actor = DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims), torso=torso)
     actor_state = create_train_state(actor, rng, (obs,), make_optimizer(config.actor_lr))
     return BCState(actor=actor_state, step=jnp.zeros((), jnp.int32))
 
 
 def actor_loss(params, actor: TrainState, batch):
     pred = actor.apply_fn({"params": params}, batch["observations"])
+    if not isinstance(pred, jnp.ndarray):  # the Gaussian head: maximum likelihood
+        return -jnp.mean(pred.log_prob(batch["actions"]))
     return jnp.mean(jnp.square(pred - batch["actions"]))
 
 
@@ -45,5 +52,15 @@ def update(config, state: BCState, batch, rng):
 
 
 def act(config, state: BCState, observations, rng, deterministic: bool = True):
-    del config, rng, deterministic
-    return state.actor.apply_fn({"params": state.actor.params}, observations)
+    del config
+    pred = state.actor.apply_fn({"params": state.actor.params}, observations)
+    if isinstance(pred, jnp.ndarray):
+        return pred
+    return jnp.clip(pred.mode() if deterministic else pred.sample(rng), -1.0, 1.0)
+
+
+def log_prob(config, state: BCState, observations, actions):
+    if config.get("policy_head", "deterministic") != "gaussian":
+        raise StitchError("A deterministic BC policy has no density. Fix: train it with "
+                          "--config.policy_head=gaussian.")
+    return actor_log_prob(config, state, observations, actions)

@@ -89,6 +89,7 @@ class Contract(NamedTuple):
     init: Callable            # init(config, spec, rng, aux)
     act: Callable
     init_memory: Optional[Callable]
+    log_prob: Optional[Callable]  # log_prob(config, state, observations, actions): the policy's density
 
     @property
     def samplers(self):
@@ -112,7 +113,16 @@ def contract(algo) -> Contract:
         lambda config, spec, rng, aux: algo.init(config, spec, rng))
     return Contract(module=algo, actions=getattr(algo, "ACTIONS", "continuous"), sampler=sampler,
                     phases=phases, prepare=prepare, init=init, act=algo.act,
-                    init_memory=getattr(algo, "init_memory", None))
+                    init_memory=getattr(algo, "init_memory", None), log_prob=getattr(algo, "log_prob", None))
+
+
+def actor_log_prob(config, state, observations, actions):
+    """log pi(a|s) of a state whose `actor` returns a distribution (networks/policies.py), for
+    actions in the normalised [-1, 1] space: the optional `log_prob` of the contract, which
+    importance-sampling OPE needs (scripts/ope.py). Algorithms with a density-free policy
+    (deterministic actors) leave `log_prob` out."""
+    del config
+    return state.actor.apply_fn({"params": state.actor.params}, observations).log_prob(actions)
 
 
 class LearningRateState(NamedTuple):

@@ -32,7 +32,7 @@ from flax.training.train_state import TrainState
 
 from algos import sac_n
 from algos.common import Spec, make_optimizer
-from algos.sac_n import ACTIONS, SACNState, act  # noqa: F401
+from algos.sac_n import ACTIONS, SACNState, act, log_prob  # noqa: F401
 from networks import ensemble_min
 
 MAX_ALPHA_PRIME = 1e6

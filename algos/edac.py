@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from algos import sac_n
-from algos.sac_n import ACTIONS, SACNState, act, init  # noqa: F401
+from algos.sac_n import ACTIONS, SACNState, act, init, log_prob  # noqa: F401
 
 
 def diversity_loss(action_grads):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
+from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs, polyak_update
 from networks import GaussianPolicy, QEnsemble, ValueNetwork, ensemble_min
 
 ACTIONS = "continuous"
@@ -105,3 +105,6 @@ def act(config, state: IQLState, observations, rng, deterministic: bool = True):
     dist = state.actor.apply_fn({"params": state.actor.params}, observations)
     actions = dist.mode() if deterministic else dist.sample(rng)
     return jnp.clip(actions, -1.0, 1.0)
+
+
+log_prob = actor_log_prob  # the Gaussian policy's density (importance-sampling OPE)

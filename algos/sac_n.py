@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
+from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs, polyak_update
 from networks import QEnsemble, TanhGaussianPolicy, ensemble_min
 
 ACTIONS = "continuous"
@@ -142,3 +142,6 @@ def act(config, state, observations, rng, deterministic: bool = True):
     del config
     dist = state.actor.apply_fn({"params": state.actor.params}, observations)
     return dist.mode() if deterministic else dist.sample(rng)
+
+
+log_prob = actor_log_prob  # the Gaussian policy's density (importance-sampling OPE)

@@ -442,10 +442,9 @@ def restore(workdir, step=None, aux=None):
     return config, carry, meta
 
 
-def load_batched_policy(workdir, run_index: int = 0, step=None):
-    """A host policy(observations) -> env actions over a batch, from a trained checkpoint (the
-    latest, or `step`): the run's own observation transform in, its actions out in the env's
-    units (integers for discrete actions). Returns (policy, config, meta)."""
+def _restored_run(workdir, run_index, step):
+    """(contract, bound config, state, as_input, low, high, meta) of one run of a memoryless
+    algorithm's checkpoint; as_input(raw observations) -> the networks' observations."""
     config = load_config(workdir)
     algo = contract(get_algo(config.algo))
     if algo.init_memory is not None:
@@ -457,7 +456,6 @@ def load_batched_policy(workdir, run_index: int = 0, step=None):
     spec = Spec.from_json(io["spec"])
     _, grid = run_table(config, parse_sweep(config))[run_index]
     state = jax.tree_util.tree_map(lambda x: x[run_index], carry[0])
-    act = jax.jit(functools.partial(algo.act, bind(config, grid), deterministic=True))
     reshape = lambda v: None if v is None else np.asarray(v, np.float32).reshape(spec.observation_shape)
     info = DataInfo(dataset_id="", spec=spec, env_spec=None, action_low=None, action_high=None,
                     observation_transform=io["observation_transform"], obs_mean=reshape(io["obs_mean"]),
@@ -467,18 +465,50 @@ def load_batched_policy(workdir, run_index: int = 0, step=None):
     low = None if io["action_low"] is None else np.asarray(io["action_low"])
     high = None if io["action_high"] is None else np.asarray(io["action_high"])
 
-    def policy(observations, rng=None):
-        """Deterministic actions for a batch of raw observations (a dict of batches for Dict data)."""
+    def as_input(observations):
         if not isinstance(observations, dict):
             observations = np.asarray(observations)
             if observations.dtype.kind == "f":
                 observations = observations.astype(np.float64)
-        obs = observations_for_policy(observations, info)
+        return observations_for_policy(observations, info)
+
+    return algo, bind(config, grid), state, as_input, low, high, meta
+
+
+def load_batched_policy(workdir, run_index: int = 0, step=None, deterministic: bool = True):
+    """A host policy(observations) -> env actions over a batch, from a trained checkpoint (the
+    latest, or `step`): the run's own observation transform in, its actions out in the env's
+    units (integers for discrete actions). Returns (policy, config, meta). With
+    deterministic=False the policy samples (give it an `rng`: a numpy Generator)."""
+    algo, config, state, as_input, low, high, meta = _restored_run(workdir, run_index, step)
+    act = jax.jit(functools.partial(algo.act, config, deterministic=deterministic))
+
+    def policy(observations, rng=None):
+        """Actions for a batch of raw observations (a dict of batches for Dict data)."""
         key = jax.random.PRNGKey(0) if rng is None else jax.random.PRNGKey(int(rng.integers(2**31)))
-        actions = np.asarray(act(state, obs, key))
+        actions = np.asarray(act(state, as_input(observations), key))
         return actions.astype(np.int64) if low is None else denormalize_actions(actions, low, high)
 
     return policy, config, meta
+
+
+def load_batched_log_prob(workdir, run_index: int = 0, step=None):
+    """A host log_prob(observations, actions) -> log pi(a|s) per row, from a trained checkpoint
+    whose algorithm has a density (the contract's optional `log_prob`): raw observations in, and
+    actions in the dataset's normalised [-1, 1] space (the density's space). Returns
+    (log_prob, config)."""
+    algo, config, state, as_input, _, _, _ = _restored_run(workdir, run_index, step)
+    if algo.log_prob is None:
+        raise StitchError(f"{config.algo}'s policy has no density (its contract has no log_prob), so "
+                          f"importance sampling cannot weigh its actions. Fix: use FQE for it, or an "
+                          f"algorithm with a stochastic policy (IQL, AWAC, CQL, SAC-N, EDAC, "
+                          f"BC with policy_head=gaussian).")
+    density = jax.jit(functools.partial(algo.log_prob, config))
+
+    def log_prob(observations, actions):
+        return np.asarray(density(state, as_input(observations), np.asarray(actions, np.float32)), np.float64)
+
+    return log_prob, config
 
 
 def load_policy(workdir, run_index: int = 0):

@@ -249,6 +249,7 @@ _CHECKS = {
     "compute_dtype": (lambda v: v in COMPUTE_DTYPES, f"one of {COMPUTE_DTYPES}"),
     "sweep": (lambda v: isinstance(v, str), 'a string like "expectile=0.6,0.7 temperature=3,10"'),
     "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+    "policy_head": (lambda v: v in ("deterministic", "gaussian"), "deterministic or gaussian (BC's policy)"),
     "expectile": (lambda v: 0.0 < v < 1.0, "in (0, 1) (IQL uses 0.7 for locomotion)"),
     "temperature": (lambda v: v > 0, "a positive float (IQL's beta; 3.0 for locomotion)"),
     "alpha": (lambda v: v > 0, "a positive float (TD3+BC uses 2.5)"),

@@ -6,4 +6,5 @@ def get_config(preset=None):
     c = get_base_config()
     c.algo = "bc"
     c.init = "pytorch"              # the reference code's torch.nn.Linear default (networks/inits.py)
+    c.policy_head = "deterministic"  # deterministic (MSE, CORL's BC) | gaussian (max likelihood: a density)
     return apply_preset(c, preset)

@@ -12,8 +12,16 @@ correlation and regret@1 (the online score lost by picking the estimate's best c
 say how well the estimate selects. Outputs in --out (default <workdir>/ope): targets.npz, the
 FQE workdir, ope.json.
 
-Importance sampling (algos/ope.py) needs the policies' densities, which the algorithm
-contract does not expose yet: this command reports FQE only.
+Importance sampling (algos/ope.py): where the run's algorithm has a density (the contract's
+optional `log_prob`: IQL, AWAC, CQL, SAC-N, EDAC; not TD3+BC, ReBRAC or MSE BC), each checkpoint
+is also scored by per-decision IS, weighted IS and doubly robust, with its effective sample size.
+The behaviour policy is fitted (the data's own is unknown): BC with a Gaussian head
+(`--behaviour_updates` updates, in <out>/behaviour; `--behaviour` reuses a fitted workdir).
+These estimate the checkpoint's *stochastic* policy (the density's), while FQE and the online
+score evaluate its deterministic mode; doubly robust uses FQE's critic of that mode as its model,
+with v(s) = E_{a~pi} q(s, a) over `--dr_samples` sampled actions (unbiased for any model q).
+Over long episodes the weights collapse (a warning says so, with the ESS): the estimates are
+reported, not trusted.
 """
 import json
 import os
@@ -27,7 +35,8 @@ from absl import app, flags
 
 from algos.common import StitchError, quiet_logs
 from algos.trainer import train_and_evaluate
-from algos.workdir import checkpoint_manager, load_batched_policy, load_config
+from algos import ope
+from algos.workdir import checkpoint_manager, load_batched_log_prob, load_batched_policy, load_config
 from data.dataset import normalize_actions, read_columns
 
 flags.DEFINE_string("workdir", None, "a stitch run whose checkpoints are evaluated")
@@ -37,6 +46,9 @@ flags.DEFINE_integer("run", 0, "which run of the workdir (seed x grid point)")
 flags.DEFINE_integer("fqe_updates", 100_000, "FQE updates")
 flags.DEFINE_integer("batch", 8192, "observations per policy call")
 flags.DEFINE_string("out", None, "output folder (default: <workdir>/ope)")
+flags.DEFINE_integer("behaviour_updates", 20_000, "updates of the fitted Gaussian behaviour policy (IS)")
+flags.DEFINE_string("behaviour", None, "a fitted behaviour policy's workdir to reuse (a run with a density)")
+flags.DEFINE_integer("dr_samples", 4, "policy samples per state for doubly robust's v(s)")
 FLAGS = flags.FLAGS
 
 
@@ -59,6 +71,62 @@ def target_actions(workdir, dataset_id, steps, run=0, batch=8192):
     return np.stack(out["actions"], 1), np.stack(out["next_actions"], 1)
 
 
+def fit_behaviour(dataset_id, out, updates, observation_keys=""):
+    """The workdir of a Gaussian BC fit of the dataset's behaviour policy (resumed where it is)."""
+    import math
+    from configs import bc
+    config = bc.get_config()
+    log_interval = math.gcd(updates, 1000)
+    config.update(dict(dataset=dataset_id, policy_head="gaussian", num_seeds=1, num_updates=updates,
+                       log_interval=log_interval, eval_interval=updates, eval_episodes=0,
+                       keep_checkpoints=1, progress_bar=False, observation_keys=observation_keys))
+    workdir = os.path.join(out, "behaviour")
+    train_and_evaluate(config, workdir)
+    return workdir
+
+
+def _in_batches(fn, *columns, batch=8192):
+    return np.concatenate([fn(*(c[i:i + batch] for c in columns)) for i in range(0, len(columns[0]), batch)])
+
+
+def importance_sampling(workdir, steps, run, arrays, space, behaviour, fqe_workdir, gamma, dr_samples=4,
+                        batch=8192, seed=0):
+    """Per checkpoint: algos.ope.estimates (PDIS, WIS, DR, ESS) of its stochastic policy, with the
+    behaviour policy fitted in `behaviour` and FQE's critics (one per checkpoint, `fqe_workdir`)
+    as doubly robust's model."""
+    import jax
+    from algos import fqe
+    from algos.common import contract
+    from algos.trainer import restore
+    from data import samplers
+    from data.dataset import load_dataset
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+    actions = normalize_actions(arrays["actions"], low, high)
+    observations = arrays["observations"]
+    log_mu = _in_batches(load_batched_log_prob(behaviour)[0], observations, actions, batch=batch)
+    fqe_config = load_config(fqe_workdir)
+    model = contract(fqe)
+    data, info = load_dataset(fqe_config, model.actions, model.samplers)
+    _, carry, _ = restore(fqe_workdir, aux=fqe.prepare(fqe_config, data, info))
+    q_fn = jax.jit(lambda state, o, a: fqe.q_values(state.critic, state.critic.params, o, a))
+    fqe_obs = np.asarray(samplers.observations_at(fqe_config, data, np.arange(len(actions))))
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, step in enumerate(steps):
+        log_pi = _in_batches(load_batched_log_prob(workdir, run, step)[0], observations, actions, batch=batch)
+        sampler, _, _ = load_batched_policy(workdir, run, step, deterministic=False)
+        state = jax.tree_util.tree_map(lambda x: x[k], carry[0])
+        q_of = lambda o, a: np.asarray(q_fn(state, o, np.asarray(a, np.float32)), np.float64)
+        q = _in_batches(q_of, fqe_obs, actions.astype(np.float32), batch=batch)
+        v = np.mean([_in_batches(q_of, fqe_obs,
+                                 normalize_actions(_in_batches(lambda o: sampler(o, rng), observations,
+                                                               batch=batch), low, high), batch=batch)
+                     for _ in range(dr_samples)], axis=0)
+        out.append(ope.estimates(np.asarray(data["rewards"], np.float64), log_pi - log_mu,
+                                 np.asarray(data["episode_ends"]), gamma, q, v))
+    return out
+
+
 def spearman(x, y) -> float:
     """Spearman's rank correlation (average ranks for ties)."""
     from scipy import stats
@@ -74,7 +142,7 @@ def selection(estimates, online):
 
 
 def evaluate(workdir, dataset_id=None, steps=None, run=0, fqe_updates=100_000, out=None, batch=8192,
-             fqe_overrides=None):
+             fqe_overrides=None, behaviour_updates=20_000, behaviour=None, dr_samples=4):
     config = load_config(workdir)
     dataset_id = dataset_id or config.dataset
     out = out or os.path.join(workdir, "ope")
@@ -99,8 +167,10 @@ def evaluate(workdir, dataset_id=None, steps=None, run=0, fqe_updates=100_000, o
     fqe_config.update(fqe_overrides or {})
     results = train_and_evaluate(fqe_config, os.path.join(out, "fqe"))
     values = results["final_metrics"]["fqe_value"]
-    with open(os.path.join(workdir, "results.json")) as f:
-        history = {e["step"]: e for e in json.load(f)["eval"]}
+    history = {}  # a run still training has no results.json yet: estimates without online scores
+    if os.path.exists(os.path.join(workdir, "results.json")):
+        with open(os.path.join(workdir, "results.json")) as f:
+            history = {e["step"]: e for e in json.load(f)["eval"]}
     rows = []
     for step, value in zip(steps, values):
         e = history.get(step)
@@ -108,14 +178,49 @@ def evaluate(workdir, dataset_id=None, steps=None, run=0, fqe_updates=100_000, o
         rows.append({"step": step, "fqe_value": value, "online": online})
     report = {"workdir": workdir, "dataset": dataset_id, "run": run, "fqe_updates": fqe_updates,
               "discount": config.discount, "checkpoints": rows}
+    report["importance_sampling"] = _importance_sampling(workdir, dataset_id, steps, run, rows, config, out,
+                                                         behaviour_updates, behaviour, dr_samples, batch)
     paired = [r for r in rows if r["online"] is not None]
     if len(paired) >= 2:
-        pick = selection([r["fqe_value"] for r in paired], [r["online"] for r in paired])
-        pick.update(picked_step=paired[pick["picked"]]["step"], best_step=paired[pick["best"]]["step"])
-        report["selection"] = {"fqe": pick}
+        report["selection"] = {}
+        for name in ("fqe_value", *ESTIMATORS):
+            if any(r.get(name) is None for r in paired):
+                continue
+            pick = selection([r[name] for r in paired], [r["online"] for r in paired])
+            pick.update(picked_step=paired[pick["picked"]]["step"], best_step=paired[pick["best"]]["step"])
+            report["selection"]["fqe" if name == "fqe_value" else name] = pick
     with open(os.path.join(out, "ope.json"), "w") as f:
         json.dump(report, f, indent=1)
     return report
+
+
+ESTIMATORS = ("per_decision_is", "weighted_is", "doubly_robust")
+
+
+def _importance_sampling(workdir, dataset_id, steps, run, rows, config, out, behaviour_updates, behaviour,
+                         dr_samples, batch):
+    """Add the IS estimates to `rows` where the policy has a density; the section's summary."""
+    arrays, _, dataset = read_columns(dataset_id, config.get("observation_keys", ""))
+    if not isinstance(dataset.action_space, gym.spaces.Box):
+        return {"available": False, "why": "discrete actions: IS over discrete policies is not wired yet"}
+    low, high = dataset.action_space.low.astype(np.float64), dataset.action_space.high.astype(np.float64)
+    try:
+        load_batched_log_prob(workdir, run, steps[0])[0](
+            arrays["observations"][:1], normalize_actions(arrays["actions"][:1], low, high))
+    except StitchError as err:
+        return {"available": False, "why": str(err)}
+    if behaviour is None:
+        behaviour = fit_behaviour(dataset_id, out, behaviour_updates, config.get("observation_keys", ""))
+    elif load_config(behaviour).dataset != dataset_id:
+        raise StitchError(f"--behaviour={behaviour} was fitted on {load_config(behaviour).dataset}, not "
+                          f"{dataset_id}. Fix: fit it on this dataset, or leave --behaviour out to fit one.")
+    per_step = importance_sampling(workdir, steps, run, arrays, dataset.action_space, behaviour,
+                                   os.path.join(out, "fqe"), config.discount, dr_samples, batch)
+    for row, est in zip(rows, per_step):
+        row.update({name: est[name] for name in ESTIMATORS}, ess=est["ess"], episodes=est["episodes"],
+                   is_warning=est["warning"])
+    return {"available": True, "behaviour": behaviour, "dr_samples": dr_samples,
+            "policy": "the checkpoints' stochastic policies (FQE and the online score: their modes)"}
 
 
 def main(argv):
@@ -125,20 +230,35 @@ def main(argv):
         raise app.UsageError("--workdir is required: a stitch run with checkpoints.")
     try:
         report = evaluate(FLAGS.workdir, FLAGS.dataset, FLAGS.steps, FLAGS.run, FLAGS.fqe_updates, FLAGS.out,
-                          FLAGS.batch)
+                          FLAGS.batch, behaviour_updates=FLAGS.behaviour_updates, behaviour=FLAGS.behaviour,
+                          dr_samples=FLAGS.dr_samples)
     except StitchError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    print(f"\nFQE (discounted value at the initial states of {report['dataset']}, gamma {report['discount']}) "
-          f"of {FLAGS.workdir}'s run {report['run']}:\n\n| step | FQE value | online score |\n|---|---|---|")
+    is_section = report["importance_sampling"]
+    cols = ["FQE value", *(["PDIS", "WIS", "DR", "ESS"] if is_section["available"] else []), "online score"]
+    print(f"\nOff-policy estimates (discounted, gamma {report['discount']}, at the initial states of "
+          f"{report['dataset']}) of {FLAGS.workdir}'s run {report['run']}:\n\n| step | " + " | ".join(cols)
+          + " |\n|" + "---|" * (len(cols) + 1))
+    fmt = lambda v, spec=".2f": "-" if v is None else format(v, spec)
     for r in report["checkpoints"]:
-        online = "-" if r["online"] is None else f"{r['online']:.1f}"
-        print(f"| {r['step']} | {r['fqe_value']:.2f} | {online} |")
-    if "selection" in report:
-        s = report["selection"]["fqe"]
+        cells = [fmt(r["fqe_value"])]
+        if is_section["available"]:
+            cells += [fmt(r[n], ".3g") for n in ESTIMATORS] + [fmt(r["ess"], ".1f")]
+        print(f"| {r['step']} | " + " | ".join(cells + [fmt(r["online"], ".1f")]) + " |")
+    if is_section["available"]:
+        warnings_seen = {r["is_warning"] for r in report["checkpoints"] if r["is_warning"]}
+        print(f"\nIS, WIS and DR estimate {is_section['policy']}; behaviour policy fitted in "
+              f"{is_section['behaviour']}.")
+        for w in warnings_seen:
+            print(f"warning: {w}")
+    else:
+        print(f"\nno importance sampling: {is_section['why']}")
+    for name, s in report.get("selection", {}).items():
         rho = "n/a (fewer than 3 checkpoints)" if s["spearman"] is None else f"{s['spearman']:.2f}"
-        print(f"\nmodel selection by FQE: Spearman {rho}, regret@1 {s['regret_at_1']:.1f} "
-              f"(picked step {s['picked_step']}, best {s['best_step']})")
+        print(f"model selection by {'FQE' if name == 'fqe' else name}: Spearman {rho}, regret@1 "
+              f"{s['regret_at_1']:.1f} (picked step {s['picked_step']}, best {s['best_step']})")
+
 
 if __name__ == "__main__":
     app.run(main)

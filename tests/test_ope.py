@@ -169,6 +169,10 @@ def test_ope_command_ranks_a_runs_checkpoints(pendulum, tmp_path):
     expected = policy(arrays["observations"][:50]) / ds.action_space.high  # Pendulum: [-2, 2] -> [-1, 1]
     np.testing.assert_allclose(targets["actions"][:50, 1], expected, rtol=1e-5, atol=1e-6)
     assert "model selection by FQE: Spearman" in proc.stdout
+    # TD3+BC's deterministic actor has no density: FQE only, and the report says why
+    assert not report["importance_sampling"]["available"]
+    assert "td3_bc's policy has no density" in report["importance_sampling"]["why"]
+    assert "no importance sampling: td3_bc's policy has no density" in proc.stdout
 
 
 def test_fqe_refuses_target_actions_that_do_not_fit(minari_root, tmp_path):
@@ -191,3 +195,110 @@ def test_fqe_refuses_target_actions_that_do_not_fit(minari_root, tmp_path):
     with pytest.raises(StitchError, match="was made for dataset ope/tabular/other-v0"):
         train_and_evaluate(fqe_config("fqe_discrete", "ope/tabular/refuse-v0", target_actions=str(two)),
                            str(tmp_path / "c"))
+
+
+def _discounted_returns(arrays, gamma):
+    from data.diagnostics import episode_bounds
+    starts, stops = episode_bounds(arrays["episode_ends"])
+    return np.array([np.sum(gamma ** np.arange(b - a) * arrays["rewards"][a:b]) for a, b in zip(starts, stops)])
+
+
+def test_importance_sampling_of_the_behaviour_policy_itself(pendulum, tmp_path):
+    """IS wired end to end: a Gaussian-BC run evaluated with itself as the behaviour policy has
+    log-ratio 0 at its last checkpoint, so PDIS and WIS are the data's mean discounted return and
+    the ESS is every episode; the earlier checkpoint's ratio is not 0, and each estimator gets
+    its own model-selection figures against the online scores."""
+    from data.dataset import read_columns
+    from scripts import ope as ope_cli
+    from tests.conftest import tiny_config
+    run = tmp_path / "bc"
+    train_and_evaluate(tiny_config("bc", policy_head="gaussian", num_seeds=1, num_updates=30, eval_interval=10,
+                                   keep_checkpoints=0), str(run))
+    report = ope_cli.evaluate(str(run), fqe_updates=50, out=str(tmp_path / "ope"), behaviour=str(run),
+                              fqe_overrides={"hidden_dims": (16, 16)})
+    assert report["importance_sampling"]["available"]
+    arrays, _, _ = read_columns("stitch/pendulum/mixed-v0")
+    returns = _discounted_returns(arrays, report["discount"])
+    last, first = report["checkpoints"][-1], report["checkpoints"][0]
+    assert last["step"] == 30
+    assert last["per_decision_is"] == pytest.approx(returns.mean(), rel=1e-6)
+    assert last["weighted_is"] == pytest.approx(returns.mean(), rel=1e-6)
+    assert last["ess"] == pytest.approx(len(returns)) and last["episodes"] == len(returns)
+    assert first["ess"] < len(returns) - 1e-6  # a different policy: unequal weights
+    assert np.isfinite(last["doubly_robust"]) and np.isfinite(first["doubly_robust"])
+    assert set(report["selection"]) == {"fqe", "per_decision_is", "weighted_is", "doubly_robust"}
+    scores = [r["online"] for r in report["checkpoints"]]
+    wis = [r["weighted_is"] for r in report["checkpoints"]]
+    assert report["selection"]["weighted_is"]["regret_at_1"] == pytest.approx(max(scores) - scores[int(np.argmax(wis))])
+
+
+def test_ope_fits_a_behaviour_policy_and_refuses_a_mismatched_one(pendulum, minari_root, tmp_path):
+    """Without --behaviour, a Gaussian BC is fitted on the dataset (its own workdir, the given
+    number of updates) and the IS estimates are finite; a behaviour run of another dataset, a
+    step that was not kept, and a run that has not finished (no results.json) get clear answers."""
+    import json
+    import shutil
+    from algos.workdir import load_config
+    from data.spec import StitchError
+    from scripts import ope as ope_cli
+    from tests.conftest import tiny_config
+    run = tmp_path / "iql"
+    train_and_evaluate(tiny_config("iql", num_seeds=1, num_updates=20, eval_interval=10, keep_checkpoints=0),
+                       str(run))
+    report = ope_cli.evaluate(str(run), fqe_updates=20, out=str(tmp_path / "ope"), behaviour_updates=40,
+                              fqe_overrides={"hidden_dims": (16, 16)})
+    behaviour = load_config(str(tmp_path / "ope" / "behaviour"))
+    assert (behaviour.algo, behaviour.policy_head, behaviour.num_updates) == ("bc", "gaussian", 40)
+    for row in report["checkpoints"]:
+        assert all(np.isfinite(row[k]) for k in ("per_decision_is", "weighted_is", "doubly_robust", "ess"))
+        assert 1.0 <= row["ess"] <= row["episodes"]
+    other = tmp_path / "other_behaviour"
+    shutil.copytree(tmp_path / "ope" / "behaviour", other)
+    config = json.loads((other / "config.json").read_text())
+    config["dataset"] = "stitch/elsewhere-v0"
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(StitchError, match=r"fitted on stitch/elsewhere-v0, not stitch/pendulum/mixed-v0\. Fix"):
+        ope_cli.evaluate(str(run), fqe_updates=20, out=str(tmp_path / "ope2"), behaviour=str(other))
+    with pytest.raises(StitchError, match=r"keeps checkpoints at \[10, 20\], not at \[15\]\. Fix: pick"):
+        ope_cli.evaluate(str(run), steps=["15"], fqe_updates=20, out=str(tmp_path / "ope3"))
+    (run / "results.json").unlink()  # as while the run is still training
+    report = ope_cli.evaluate(str(run), fqe_updates=20, out=str(tmp_path / "ope"), behaviour_updates=40,
+                              fqe_overrides={"hidden_dims": (16, 16)})
+    assert [r["online"] for r in report["checkpoints"]] == [None, None] and "selection" not in report
+
+
+def test_log_prob_contract_is_the_policy_density():
+    """The contract's optional log_prob is the Gaussian policy's density, by hand, for the
+    algorithms with one; deterministic actors have none (and MSE BC refuses with the fix)."""
+    import jax
+    from algos import get_algo
+    from algos.common import Spec, StitchError, contract
+    from tests.conftest import tiny_config
+    spec = Spec(observation_shape=(3,), observation_dtype="float32", action_dim=2, discrete=False)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
+    acts = jax.random.uniform(jax.random.PRNGKey(2), (5, 2), minval=-0.9, maxval=0.9)
+    for name in ("td3_bc", "rebrac"):
+        assert contract(get_algo(name)).log_prob is None
+    for name, extra in (("iql", {}), ("bc", {"policy_head": "gaussian"})):
+        config = tiny_config(name, **extra)
+        algo = contract(get_algo(name))
+        state = algo.module.init(config, spec, jax.random.PRNGKey(0))
+        state = state.replace(actor=state.actor.replace(params=jax.tree_util.tree_map(
+            lambda p: p + 0.3 * jax.random.normal(jax.random.PRNGKey(3), p.shape), state.actor.params)))
+        dist = state.actor.apply_fn({"params": state.actor.params}, obs)
+        std = np.exp(np.asarray(dist.log_std))
+        by_hand = np.sum(-0.5 * ((np.asarray(acts) - np.asarray(dist.mean)) / std) ** 2 - np.log(std)
+                         - 0.5 * np.log(2 * np.pi), axis=-1)
+        np.testing.assert_allclose(algo.log_prob(config, state, obs, acts), by_hand, rtol=1e-5)
+    config = tiny_config("sac_n")  # squashed: the Gaussian of atanh(a) minus log|d tanh/du|
+    algo = contract(get_algo("sac_n"))
+    state = algo.module.init(config, spec, jax.random.PRNGKey(0))
+    dist = state.actor.apply_fn({"params": state.actor.params}, obs)
+    u, std = np.arctanh(np.asarray(acts, np.float64)), np.exp(np.asarray(dist.log_std, np.float64))
+    by_hand = np.sum(-0.5 * ((u - np.asarray(dist.mean)) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
+                     - np.log(1 - np.asarray(acts, np.float64) ** 2), axis=-1)
+    np.testing.assert_allclose(algo.log_prob(config, state, obs, acts), by_hand, rtol=1e-4)
+    with pytest.raises(StitchError, match="policy_head=gaussian"):
+        bc = contract(get_algo("bc"))
+        config = tiny_config("bc")
+        bc.log_prob(config, bc.module.init(config, spec, jax.random.PRNGKey(0)), obs, acts)
