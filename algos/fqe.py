@@ -4,8 +4,9 @@ Fits Q^pi of a target policy pi from the dataset alone, by regression onto its o
   loss  E_(s,a,r,s')~D[(Q(s, a) - y)^2],  y = r + gamma * (1 - terminal) * Q'(s', pi(s'))
 with a Polyak-averaged target Q' (the stochastic-gradient form of Le et al.'s iterations, as
 Paine et al. 2020 and d3rlpy run it). The estimate of pi's value is the *discounted* value at
-the dataset's initial states, V = mean_i Q(s0_i, pi(s0_i)), logged every update as
-`fqe_value` (the online evaluation reports undiscounted returns: compare ranks, or discount).
+the dataset's initial states, V = mean_i Q(s0_i, pi(s0_i)), logged as `fqe_value` (each update
+evaluates a batch of initial states in rotation: `initial_rows`; the online evaluation reports
+undiscounted returns: compare ranks, or discount).
 
 The target policy arrives as data, not code: `config.target_actions` names an .npz with pi's
 actions at every row's state and next state, for K policies at once (`actions` and
@@ -121,6 +122,18 @@ def target_next_actions(config, batch):
     return batch["target_next_actions"][:, config.policy_index]
 
 
+def initial_rows(config, state: FQEState, step):
+    """The initial states (and pi's actions there) one update evaluates V at: all of them when
+    they fit in a batch, else a batch that rotates through them with the update index, so the
+    logged mean over a chunk of updates covers every initial state (near-)equally, at a batch's
+    cost per update (hopper-medium-replay's 1439 initial states would cost more than the update)."""
+    count, rows = state.initial_observations.shape[0], config.batch_size
+    if count <= rows:
+        return state.initial_observations, state.initial_actions
+    index = ((step % count) * rows + jnp.arange(rows)) % count
+    return state.initial_observations[index], state.initial_actions[index]
+
+
 def make_update(q_values):
     """FQE's update for a critic read by q_values(critic, params, observations, actions)."""
     def critic_loss(params, config, state: FQEState, batch):
@@ -131,12 +144,13 @@ def make_update(q_values):
         loss = jnp.mean(jnp.square(q - jax.lax.stop_gradient(target)))
         return loss, {"fqe_loss": loss, "q_data": q.mean(), "td_error": jnp.abs(q - target).mean()}
 
-    def update(config, state: FQEState, batch, rng):
+    def update(config, state: FQEState, batch, rng, step=None):
         del rng
         (_, metrics), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic.params, config,
                                                                             state, batch)
         critic = state.critic.apply_gradients(grads=grads)
-        value = q_values(critic, critic.params, state.initial_observations, state.initial_actions).mean()
+        observations, actions = initial_rows(config, state, state.step if step is None else step)
+        value = q_values(critic, critic.params, observations, actions).mean()
         target = polyak_update(critic.params, state.target_params, config.tau)
         return state.replace(critic=critic, target_params=target, step=state.step + 1), \
             {**metrics, "fqe_value": value}

@@ -302,3 +302,20 @@ def test_log_prob_contract_is_the_policy_density():
         bc = contract(get_algo("bc"))
         config = tiny_config("bc")
         bc.log_prob(config, bc.module.init(config, spec, jax.random.PRNGKey(0)), obs, acts)
+
+
+def test_fqe_value_rotates_through_every_initial_state():
+    """With more initial states than a batch, each update evaluates V on a batch of them in
+    rotation: over `count` consecutive updates every initial state is evaluated exactly
+    batch_size times (so a chunk's mean is V over all of them), from any starting update."""
+    import ml_collections
+    from algos.fqe import FQEState, initial_rows
+    count, rows = 13, 5
+    state = FQEState(critic=None, target_params=None, initial_observations=np.arange(count)[:, None] * 1.0,
+                     initial_actions=np.arange(count)[:, None] * 1.0, step=0)
+    config = ml_collections.ConfigDict({"batch_size": rows})
+    for start in (0, 7, 10**6):
+        seen = np.concatenate([np.asarray(initial_rows(config, state, start + k)[0][:, 0]) for k in range(count)])
+        assert np.bincount(seen.astype(int), minlength=count).tolist() == [rows] * count
+    few = ml_collections.ConfigDict({"batch_size": 64})
+    assert np.asarray(initial_rows(few, state, 3)[0]).shape == (count, 1)  # all of them when they fit
