@@ -141,6 +141,11 @@ def test_command_line_and_refusal_to_overwrite(sources):
     assert_episodes_equal(out, [sources[0][1]])
     bad = run("relabel", "--sources=tools/pendulum/a-v0", "--reward_fn=nowhere:f", f"--out={fresh('tools/pendulum/x-v0')}")
     assert bad.returncode == 2 and "Cannot load the function 'nowhere:f'" in bad.stderr
+    not_json = run("relabel", "--sources=tools/pendulum/a-v0", "--reward_fn=data.tools:halfcheetah_target_velocity",
+                   "--reward_kwargs={target: 1.5}", f"--out={fresh('tools/pendulum/y-v0')}")
+    assert not_json.returncode != 0 and "--reward_kwargs is not JSON" in not_json.stderr
+    assert """e.g. '{"target": 1.5}'""" in not_json.stderr
+    assert not os.path.exists(minari.storage.get_dataset_path("tools/pendulum/y-v0"))
 
 
 def test_halfcheetah_target_velocity_reward():

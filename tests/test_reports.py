@@ -87,3 +87,9 @@ def test_report_from_real_runs(pendulum, tmp_path):
     assert "## Probability of improvement" in proc.stdout
     for png in ("curves.png", "profiles.png", "sweep_td3_bc_stitch-pendulum-mixed-v0.png"):
         assert (tmp_path / "report" / png).stat().st_size > 10_000
+    (tmp_path / "empty").mkdir()  # no finished run under the folder: the message says so and what to give
+    empty = subprocess.run([sys.executable, "-m", "scripts.report", f"--workdirs={tmp_path}/empty",
+                            f"--out_dir={tmp_path}/report2"], capture_output=True, text=True, cwd=REPO,
+                           env=os.environ.copy(), timeout=300)
+    assert empty.returncode != 0 and f"No results.json under {tmp_path}/empty. Fix: point --workdirs" in empty.stderr
+    assert not (tmp_path / "report2").exists()
