@@ -150,9 +150,10 @@ def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):
             "terminals": (rng.random(n) < 0.01) * 1.0, "episode_ends": np.zeros(n)}
 
 
-def init_carry(config, algo, spec):
-    """Every run's (state, rng) of an unswept config: the driver's own initialisation."""
-    return init_runs(config, contract(algo), spec, [{}])
+def init_carry(config, algo, spec, aux=None):
+    """Every run's (state, rng) of an unswept config: the driver's own initialisation (`aux`:
+    the output of the algorithm's prepare step, where it has one)."""
+    return init_runs(config, contract(algo), spec, [{}], aux)
 
 
 def chunk_fn(config, algo, steps):
@@ -235,7 +236,7 @@ def chunk_throughput():
     out["scan_updates_per_s"] = steps / _time(run_chunk)
 
     # (2) jaxrl style: one jitted update per Python iteration, batches sampled on the host.
-    state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec))
+    state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec, aux))
     update = jax.jit(functools.partial(algo.update, config))
     rng, np_rng = jax.random.PRNGKey(0), np.random.default_rng(0)
 
@@ -361,11 +362,11 @@ def _case_config(case, dtype):
     return algo, config
 
 
-def update_gflop(config, algo, spec, dataset):
+def update_gflop(config, algo, spec, dataset, aux=None):
     """XLA's FLOP count of one update of the algorithm's main (last) phase, one seed (the mean
     over a delay cycle for an update that takes the shared step)."""
     phase = contract(algo).phases[-1]
-    state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec))
+    state, _ = jax.tree_util.tree_map(lambda x: x[0], init_carry(config, algo, spec, aux))
     rng = jax.random.PRNGKey(0)
     batch = samplers.sample(phase.sampler, config, dataset, rng)
     # An update on the shared step (TD3's delayed actor) costs differently per step: average
@@ -379,12 +380,12 @@ def update_gflop(config, algo, spec, dataset):
     return float(np.mean(flops)) / 1e9
 
 
-def chunk_updates_per_s(config, algo, spec, dataset, steps, seconds):
+def chunk_updates_per_s(config, algo, spec, dataset, steps, seconds, aux=None):
     """Updates/s of the driver's compiled chunk (one vmapped seed), timed for >= `seconds`."""
     phase = contract(algo).phases[-1]
     chunk = make_train_chunk(config, phase, steps)
     fn = jax.jit(jax.vmap(lambda c, d: chunk(c, {}, d), in_axes=(0, None)), donate_argnums=0)
-    carry = init_carry(config, algo, spec)
+    carry = init_carry(config, algo, spec, aux)
     carry, m = fn(carry, dataset)  # compile and warm up
     jax.block_until_ready(m)
     done, t0 = 0, time.perf_counter()
@@ -577,9 +578,11 @@ def _print_table(header, rows):
 
 def less_work():
     """Issue 12's shared passes vs the forms they replaced (tests/separate_passes.py; TD3's
-    delayed actor as a per-run select), one process, alternating old and new `--reps` times at
-    paper sizes on hopper-shaped data, one seed, float32: updates/s and XLA FLOPs per update."""
-    from algos import cql, edac, rebrac, sac_n, td3_bc
+    delayed actor as a per-run select), and FQE's rotating initial-state batch vs its value over
+    every initial state on every update (hopper-medium-replay's 1439), one process, alternating
+    old and new `--reps` times at paper sizes on hopper-shaped data, one seed, float32: updates/s
+    and XLA FLOPs per update."""
+    from algos import cql, edac, fqe, rebrac, sac_n, td3_bc
     from tests import separate_passes
 
     def hide_step(module):  # the update without the shared step: the run's own counter, a select
@@ -587,20 +590,24 @@ def less_work():
 
     old = {"td3_bc": hide_step(td3_bc), "rebrac": hide_step(rebrac),
            "cql": cql.make_update(separate_passes.cql_critic_loss),
-           "edac": sac_n.make_update(separate_passes.edac_critic_loss)}
+           "edac": sac_n.make_update(separate_passes.edac_critic_loss),
+           "fqe": separate_passes.fqe_update_all_initial_states}
     shape = tuple(int(x) for x in FLAGS.obs_shape)
     spec = Spec(shape, "float32", 3, False)
-    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset(n=20_000, obs_dim=shape).items()}
+    host = _fake_dataset(n=20_000, obs_dim=shape)
+    host["episode_ends"][np.linspace(0, 20_000, 1440).astype(int)[1:] - 1] = 1.0  # 1439 episodes
+    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
     rows = []
-    for case in FLAGS.cases or list(old):
+    for case in FLAGS.cases or [k for k in old if k != "fqe"]:
         name, config = _case_config(case, "float32")
+        aux = fqe.prepare(config, dataset, None) if name == "fqe" else None
         forms = {"old": types.SimpleNamespace(**{**vars(ALGOS[name]), "update": old[name]}),
                  "new": ALGOS[name]}
-        row = {"algo": case, **{f"{k}_gflop": update_gflop(config, m, spec, dataset) for k, m in forms.items()}}
+        row = {"algo": case, **{f"{k}_gflop": update_gflop(config, m, spec, dataset, aux) for k, m in forms.items()}}
         for _ in range(FLAGS.reps):
             for key, module in forms.items():
                 row.setdefault(f"{key}_updates_per_s", []).append(
-                    chunk_updates_per_s(config, module, spec, dataset, FLAGS.steps, FLAGS.seconds))
+                    chunk_updates_per_s(config, module, spec, dataset, FLAGS.steps, FLAGS.seconds, aux))
         row["new_over_old"] = [n / o for n, o in zip(row["new_updates_per_s"], row["old_updates_per_s"])]
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -5,14 +5,16 @@ check the library's forms against them (tests/test_less_work.py), and
 Each computes the same loss as the library's function of the same name, the way stitch did
 before: CQL scores the data's actions and the 3n proposals in two critic calls on explicitly
 broadcast states, with pi(.|s') computed again for the target; EDAC runs the critics forward
-once for the TD loss and once more for the action gradients.
+once for the TD loss and once more for the action gradients. FQE's update evaluates V at every
+initial state on every update, as it did before its rotating batch (algos/fqe.py initial_rows).
 """
 import functools
 
 import jax
 import jax.numpy as jnp
 
-from algos import cql, edac, sac_n
+from algos import cql, edac, fqe, sac_n
+from algos.common import polyak_update
 
 
 def cql_critic_loss(critic_params, config, state, batch, rng):
@@ -46,3 +48,19 @@ def edac_critic_loss(critic_params, config, state, batch, rng):
     diversity = edac.diversity_loss(grads)
     loss = loss + config.eta * diversity
     return loss, {**info, "critic_loss": loss, "diversity": diversity}
+
+
+def fqe_update_all_initial_states(config, state, batch, rng):
+    del rng
+    def critic_loss(params):
+        next_q = fqe.q_values(state.critic, state.target_params, batch["next_observations"],
+                              fqe.target_next_actions(config, batch))
+        target = batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q
+        q = fqe.q_values(state.critic, params, batch["observations"], batch["actions"])
+        loss = jnp.mean(jnp.square(q - jax.lax.stop_gradient(target)))
+        return loss, {"fqe_loss": loss, "q_data": q.mean(), "td_error": jnp.abs(q - target).mean()}
+    (_, metrics), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic.params)
+    critic = state.critic.apply_gradients(grads=grads)
+    value = fqe.q_values(critic, critic.params, state.initial_observations, state.initial_actions).mean()
+    target = polyak_update(critic.params, state.target_params, config.tau)
+    return state.replace(critic=critic, target_params=target, step=state.step + 1), {**metrics, "fqe_value": value}

@@ -160,3 +160,32 @@ def test_xla_flags_only_for_layer_norm_configs_and_never_over_the_users(monkeypa
     monkeypatch.delenv("STITCH_XLA_FLAGS")
     monkeypatch.setattr(common, "XLA_FLAGS_JAXLIB", ("0.0.unverified",))  # an unmeasured jaxlib
     assert common.set_xla_flags(rebrac.get_config()) == [] and os.environ["XLA_FLAGS"] == ""
+
+
+def test_fqe_rotating_value_batch_leaves_the_critic_update_unchanged():
+    """FQE's per-update V on a rotating batch of initial states: the critic, its target and the
+    TD metrics equal the all-states form's, and V equals it when the initial states fit in a batch."""
+    from algos import fqe
+    from algos.common import Spec
+    from configs import fqe as fqe_config
+    config = fqe_config.get_config()
+    config.update(dict(hidden_dims=(16, 16), batch_size=8))
+    spec = Spec((3,), "float32", 2, False)
+    rng = np.random.default_rng(0)
+    n = 40
+    data = {"observations": rng.normal(size=(n, 3)), "next_observations": rng.normal(size=(n, 3)),
+            "actions": rng.uniform(-1, 1, (n, 2)), "next_actions": rng.uniform(-1, 1, (n, 2)),
+            "rewards": rng.normal(size=n), "terminals": np.zeros(n), "episode_ends": np.zeros(n)}
+    batch = {k: jnp.asarray(v[:8], jnp.float32) for k, v in data.items()}
+    for episodes in (5, 20):  # fewer initial states than a batch, and more
+        data["episode_ends"][:] = 0
+        data["episode_ends"][np.linspace(0, n, episodes + 1).astype(int)[1:] - 1] = 1
+        aux = fqe.prepare(config, {k: jnp.asarray(v, jnp.float32) for k, v in data.items()}, None)
+        state = fqe.init(config, spec, jax.random.PRNGKey(0), aux)
+        new, new_m = fqe.update(config, state, batch, jax.random.PRNGKey(1), step=3)
+        old, old_m = separate_passes.fqe_update_all_initial_states(config, state, batch, jax.random.PRNGKey(1))
+        _assert_trees_close((new.critic.params, new.target_params), (old.critic.params, old.target_params))
+        for key in ("fqe_loss", "q_data", "td_error"):
+            np.testing.assert_allclose(new_m[key], old_m[key], rtol=1e-6)
+        if episodes <= config.batch_size:
+            np.testing.assert_allclose(new_m["fqe_value"], old_m["fqe_value"], rtol=1e-6)
