@@ -1,6 +1,7 @@
 """Off-policy evaluation and model selection over a run's checkpoints, without the environment.
 
   python -m scripts.ope --workdir=runs/iql_hopper --dataset=bench/hopper/medium-replay-v0
+  python -m scripts.ope --pool=runs/iql_hopper/ope/ope.json,runs/td3_hopper/ope/ope.json  # rank runs together
 
 For each kept checkpoint of --workdir (train with --config.keep_checkpoints=0 to keep every
 evaluation's), the policy's deterministic actions at every row's state and next state of
@@ -49,6 +50,8 @@ flags.DEFINE_string("out", None, "output folder (default: <workdir>/ope)")
 flags.DEFINE_integer("behaviour_updates", 20_000, "updates of the fitted Gaussian behaviour policy (IS)")
 flags.DEFINE_string("behaviour", None, "a fitted behaviour policy's workdir to reuse (a run with a density)")
 flags.DEFINE_integer("dr_samples", 4, "policy samples per state for doubly robust's v(s)")
+flags.DEFINE_list("pool", None, "instead of evaluating: several ope.json of runs on one dataset (a sweep, "
+                  "several algorithms), ranked together by each estimator they all have")
 FLAGS = flags.FLAGS
 
 
@@ -223,9 +226,46 @@ def _importance_sampling(workdir, dataset_id, steps, run, rows, config, out, beh
             "policy": "the checkpoints' stochastic policies (FQE and the online score: their modes)"}
 
 
+def pooled(reports):
+    """Model selection over the checkpoints of several evaluated runs of one dataset: each
+    estimator that every report has, ranked against the online scores."""
+    datasets = sorted({r["dataset"] for r in reports})
+    if len(datasets) != 1:
+        raise StitchError(f"--pool ranks checkpoints of one dataset together, but these reports are on "
+                          f"{datasets}. Fix: pool the ope.json of runs on the same dataset.")
+    rows = [dict(c, workdir=r["workdir"]) for r in reports for c in r["checkpoints"] if c["online"] is not None]
+    out = {"dataset": datasets[0], "checkpoints": len(rows), "selection": {}}
+    for name in ("fqe_value", *ESTIMATORS):
+        if rows and all(row.get(name) is not None for row in rows):
+            pick = selection([row[name] for row in rows], [row["online"] for row in rows])
+            pick.update(picked=f"{rows[pick['picked']]['workdir']}@{rows[pick['picked']]['step']}",
+                        best=f"{rows[pick['best']]['workdir']}@{rows[pick['best']]['step']}")
+            out["selection"]["fqe" if name == "fqe_value" else name] = pick
+    return out
+
+
 def main(argv):
     del argv
     quiet_logs()
+    if FLAGS.pool:
+        try:
+            reports = []
+            for path in FLAGS.pool:
+                with open(path) as f:
+                    reports.append(json.load(f))
+            result = pooled(reports)
+        except (OSError, json.JSONDecodeError, StitchError) as err:
+            print(f"error: {err}" + ("" if isinstance(err, StitchError) else
+                                     " Fix: give the ope.json files scripts.ope wrote (<out>/ope.json)."),
+                  file=sys.stderr)
+            sys.exit(2)
+        print(f"model selection over {result['checkpoints']} checkpoints of {len(reports)} runs on "
+              f"{result['dataset']}:")
+        for name, s in result["selection"].items():
+            rho = "n/a" if s["spearman"] is None else f"{s['spearman']:.2f}"
+            print(f"  {name}: Spearman {rho}, regret@1 {s['regret_at_1']:.1f} "
+                  f"(picked {s['picked']}, best {s['best']})")
+        return
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required: a stitch run with checkpoints.")
     try:

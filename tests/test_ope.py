@@ -319,3 +319,21 @@ def test_fqe_value_rotates_through_every_initial_state():
         assert np.bincount(seen.astype(int), minlength=count).tolist() == [rows] * count
     few = ml_collections.ConfigDict({"batch_size": 64})
     assert np.asarray(initial_rows(few, state, 3)[0]).shape == (count, 1)  # all of them when they fit
+
+
+def test_pooled_selection_ranks_several_runs_checkpoints_together():
+    from data.spec import StitchError
+    from scripts.ope import pooled
+    a = {"workdir": "a", "dataset": "d", "checkpoints": [
+        {"step": 1, "fqe_value": 1.0, "weighted_is": 5.0, "online": 10.0},
+        {"step": 2, "fqe_value": 3.0, "weighted_is": 1.0, "online": 30.0}]}
+    b = {"workdir": "b", "dataset": "d", "checkpoints": [
+        {"step": 1, "fqe_value": 2.0, "online": 40.0}, {"step": 2, "fqe_value": 0.0, "online": None}]}
+    out = pooled([a, b])
+    assert out["checkpoints"] == 3 and set(out["selection"]) == {"fqe"}  # b has no IS: FQE only
+    fqe = out["selection"]["fqe"]
+    assert (fqe["picked"], fqe["best"], fqe["regret_at_1"]) == ("a@2", "b@1", 10.0)
+    assert fqe["spearman"] == pytest.approx(0.5)  # ranks (1, 3, 2) against (1, 2, 3)
+    assert set(pooled([a])["selection"]) == {"fqe", "weighted_is"}
+    with pytest.raises(StitchError, match="on \\['d', 'e'\\]. Fix: pool"):
+        pooled([a, dict(b, dataset="e")])
