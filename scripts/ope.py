@@ -25,6 +25,7 @@ Over long episodes the weights collapse (a warning says so, with the ESS): the e
 reported, not trusted.
 """
 import json
+import math
 import os
 import sys
 
@@ -76,7 +77,6 @@ def target_actions(workdir, dataset_id, steps, run=0, batch=8192):
 
 def fit_behaviour(dataset_id, out, updates, observation_keys=""):
     """The workdir of a Gaussian BC fit of the dataset's behaviour policy (resumed where it is)."""
-    import math
     from configs import bc
     config = bc.get_config()
     log_interval = math.gcd(updates, 1000)
@@ -163,8 +163,9 @@ def evaluate(workdir, dataset_id=None, steps=None, run=0, fqe_updates=100_000, o
     np.savez(path, actions=actions, next_actions=next_actions, dataset=dataset_id, steps=np.asarray(steps))
     from configs import fqe, fqe_discrete
     fqe_config = (fqe_discrete if actions.ndim == 2 else fqe).get_config()
+    log_interval = math.gcd(1000, fqe_updates)  # checkpoints every 10k: resumable, and extendable
     fqe_config.update(dict(dataset=dataset_id, target_actions=path, num_seeds=1, num_updates=fqe_updates,
-                           eval_interval=fqe_updates, log_interval=min(1000, fqe_updates),
+                           eval_interval=min(10_000, fqe_updates), log_interval=log_interval,
                            discount=config.discount, progress_bar=False,
                            sweep="policy_index=" + ",".join(map(str, range(len(steps))))))
     fqe_config.update(fqe_overrides or {})
@@ -244,6 +245,39 @@ def pooled(reports):
     return out
 
 
+def summary(report) -> str:
+    """The command's printout of an `evaluate` report: the estimates per checkpoint, the IS
+    weights' collapse where it happened, and each estimator's model-selection figures."""
+    lines = []
+    is_section = report["importance_sampling"]
+    cols = ["FQE value", *(["PDIS", "WIS", "DR", "ESS"] if is_section["available"] else []), "online score"]
+    lines += [f"Off-policy estimates (discounted, gamma {report['discount']}, at the initial states of "
+              f"{report['dataset']}) of {report['workdir']}'s run {report['run']}:", "",
+              "| step | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    fmt = lambda v, spec=".2f": "-" if v is None else format(v, spec)
+    for r in report["checkpoints"]:
+        cells = [fmt(r["fqe_value"])]
+        if is_section["available"]:
+            cells += [fmt(r[n], ".3g") for n in ESTIMATORS] + [fmt(r["ess"], ".1f")]
+        lines.append(f"| {r['step']} | " + " | ".join(cells + [fmt(r["online"], ".1f")]) + " |")
+    lines.append("")
+    if is_section["available"]:
+        collapsed = [r for r in report["checkpoints"] if r["is_warning"]]
+        lines.append(f"IS, WIS and DR estimate {is_section['policy']}; behaviour policy fitted in "
+                     f"{is_section['behaviour']}.")
+        if collapsed:
+            lines.append(f"warning: at {len(collapsed)} of {len(report['checkpoints'])} checkpoints "
+                         + collapsed[0]["is_warning"].replace(f"ESS {collapsed[0]['ess']:.1f}", "ESS " + ", ".join(
+                             f"{r['ess']:.1f}" for r in collapsed)))
+    else:
+        lines.append(f"no importance sampling: {is_section['why']}")
+    for name, sel in report.get("selection", {}).items():
+        rho = "n/a (fewer than 3 checkpoints)" if sel["spearman"] is None else f"{sel['spearman']:.2f}"
+        lines.append(f"model selection by {'FQE' if name == 'fqe' else name}: Spearman {rho}, regret@1 "
+                     f"{sel['regret_at_1']:.1f} (picked step {sel['picked_step']}, best {sel['best_step']})")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
     quiet_logs()
@@ -275,29 +309,7 @@ def main(argv):
     except StitchError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    is_section = report["importance_sampling"]
-    cols = ["FQE value", *(["PDIS", "WIS", "DR", "ESS"] if is_section["available"] else []), "online score"]
-    print(f"\nOff-policy estimates (discounted, gamma {report['discount']}, at the initial states of "
-          f"{report['dataset']}) of {FLAGS.workdir}'s run {report['run']}:\n\n| step | " + " | ".join(cols)
-          + " |\n|" + "---|" * (len(cols) + 1))
-    fmt = lambda v, spec=".2f": "-" if v is None else format(v, spec)
-    for r in report["checkpoints"]:
-        cells = [fmt(r["fqe_value"])]
-        if is_section["available"]:
-            cells += [fmt(r[n], ".3g") for n in ESTIMATORS] + [fmt(r["ess"], ".1f")]
-        print(f"| {r['step']} | " + " | ".join(cells + [fmt(r["online"], ".1f")]) + " |")
-    if is_section["available"]:
-        warnings_seen = {r["is_warning"] for r in report["checkpoints"] if r["is_warning"]}
-        print(f"\nIS, WIS and DR estimate {is_section['policy']}; behaviour policy fitted in "
-              f"{is_section['behaviour']}.")
-        for w in warnings_seen:
-            print(f"warning: {w}")
-    else:
-        print(f"\nno importance sampling: {is_section['why']}")
-    for name, s in report.get("selection", {}).items():
-        rho = "n/a (fewer than 3 checkpoints)" if s["spearman"] is None else f"{s['spearman']:.2f}"
-        print(f"model selection by {'FQE' if name == 'fqe' else name}: Spearman {rho}, regret@1 "
-              f"{s['regret_at_1']:.1f} (picked step {s['picked_step']}, best {s['best_step']})")
+    print(summary(report))
 
 
 if __name__ == "__main__":

@@ -208,6 +208,7 @@ def test_importance_sampling_of_the_behaviour_policy_itself(pendulum, tmp_path):
     log-ratio 0 at its last checkpoint, so PDIS and WIS are the data's mean discounted return and
     the ESS is every episode; the earlier checkpoint's ratio is not 0, and each estimator gets
     its own model-selection figures against the online scores."""
+    from algos import ope
     from data.dataset import read_columns
     from scripts import ope as ope_cli
     from tests.conftest import tiny_config
@@ -230,6 +231,17 @@ def test_importance_sampling_of_the_behaviour_policy_itself(pendulum, tmp_path):
     scores = [r["online"] for r in report["checkpoints"]]
     wis = [r["weighted_is"] for r in report["checkpoints"]]
     assert report["selection"]["weighted_is"]["regret_at_1"] == pytest.approx(max(scores) - scores[int(np.argmax(wis))])
+    text = ope_cli.summary(report)
+    assert "| step | FQE value | PDIS | WIS | DR | ESS | online score |" in text
+    assert f"| 30 | {last['fqe_value']:.2f} | {last['per_decision_is']:.3g} |" in text
+    assert "model selection by weighted_is: Spearman" in text and "IS, WIS and DR estimate" in text
+    # a collapse is one line naming the checkpoints and their ESS
+    rows = [dict(r, is_warning=None) for r in report["checkpoints"]]
+    for r, ess in zip(rows[:2], (1.0, 1.5)):
+        r.update(ess=ess, is_warning=ope.estimates(np.ones(4), np.array([0.0, 0.0, 9.0, 0.0]) * ess,
+                                                   np.array([0, 1, 0, 1.0]), 1.0)["warning"])
+    text = ope_cli.summary(dict(report, checkpoints=rows))
+    assert text.count("warning:") == 1 and "warning: at 2 of 3 checkpoints importance weights collapsed: ESS" in text
 
 
 def test_ope_fits_a_behaviour_policy_and_refuses_a_mismatched_one(pendulum, minari_root, tmp_path):
