@@ -56,10 +56,11 @@ flags.DEFINE_list("pool", None, "instead of evaluating: several ope.json of runs
 FLAGS = flags.FLAGS
 
 
-def target_actions(workdir, dataset_id, steps, run=0, batch=8192):
+def target_actions(workdir, dataset_id, steps, run=0, batch=8192, columns=None):
     """(actions, next_actions): (N, K, action_dim) in the dataset's normalised action space, or
-    (N, K) integer actions, of the K checkpoints' deterministic policies."""
-    arrays, _, dataset = read_columns(dataset_id, load_config(workdir).get("observation_keys", ""))
+    (N, K) integer actions, of the K checkpoints' deterministic policies. `columns`: the
+    dataset's read_columns, if already read."""
+    arrays, _, dataset = columns or read_columns(dataset_id, load_config(workdir).get("observation_keys", ""))
     space = dataset.action_space
     out = {"actions": [], "next_actions": []}
     for step in steps:
@@ -86,6 +87,12 @@ def fit_behaviour(dataset_id, out, updates, observation_keys=""):
     workdir = os.path.join(out, "behaviour")
     train_and_evaluate(config, workdir)
     return workdir
+
+
+def value_bound(rewards, discount):
+    """max |r| / (1 - gamma): no policy's discounted value on these rewards can exceed it, so an
+    FQE critic beyond it (on the data's actions or at the initial states) has diverged."""
+    return float(np.max(np.abs(rewards)) / max(1.0 - discount, 1e-12))
 
 
 def _in_batches(fn, *columns, batch=8192):
@@ -159,7 +166,8 @@ def evaluate(workdir, dataset_id=None, steps=None, run=0, fqe_updates=100_000, o
                           f"from those, or train with --config.keep_checkpoints=0 to keep every evaluation's.")
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "targets.npz")
-    actions, next_actions = target_actions(workdir, dataset_id, steps, run, batch)
+    columns = read_columns(dataset_id, config.get("observation_keys", ""))
+    actions, next_actions = target_actions(workdir, dataset_id, steps, run, batch, columns)
     np.savez(path, actions=actions, next_actions=next_actions, dataset=dataset_id, steps=np.asarray(steps))
     from configs import fqe, fqe_discrete
     fqe_config = (fqe_discrete if actions.ndim == 2 else fqe).get_config()
@@ -175,15 +183,18 @@ def evaluate(workdir, dataset_id=None, steps=None, run=0, fqe_updates=100_000, o
     if os.path.exists(os.path.join(workdir, "results.json")):
         with open(os.path.join(workdir, "results.json")) as f:
             history = {e["step"]: e for e in json.load(f)["eval"]}
+    bound = value_bound(columns[0]["rewards"], config.discount)
     rows = []
-    for step, value in zip(steps, values):
+    for step, value, q_data in zip(steps, values, results["final_metrics"]["q_data"]):
         e = history.get(step)
         online = None if e is None else (e["normalized_score"] or e["return"])[run]
-        rows.append({"step": step, "fqe_value": value, "online": online})
+        rows.append({"step": step, "fqe_value": value, "online": online, "fqe_q_data": q_data,
+                     "fqe_diverged": bool(abs(q_data) > bound or abs(value) > bound)})
     report = {"workdir": workdir, "dataset": dataset_id, "run": run, "fqe_updates": fqe_updates,
-              "discount": config.discount, "checkpoints": rows}
+              "discount": config.discount, "value_bound": bound, "checkpoints": rows}
     report["importance_sampling"] = _importance_sampling(workdir, dataset_id, steps, run, rows, config, out,
-                                                         behaviour_updates, behaviour, dr_samples, batch)
+                                                         behaviour_updates, behaviour, dr_samples, batch,
+                                                         columns)
     paired = [r for r in rows if r["online"] is not None]
     if len(paired) >= 2:
         report["selection"] = {}
@@ -202,9 +213,9 @@ ESTIMATORS = ("per_decision_is", "weighted_is", "doubly_robust")
 
 
 def _importance_sampling(workdir, dataset_id, steps, run, rows, config, out, behaviour_updates, behaviour,
-                         dr_samples, batch):
+                         dr_samples, batch, columns):
     """Add the IS estimates to `rows` where the policy has a density; the section's summary."""
-    arrays, _, dataset = read_columns(dataset_id, config.get("observation_keys", ""))
+    arrays, _, dataset = columns
     if not isinstance(dataset.action_space, gym.spaces.Box):
         return {"available": False, "why": "discrete actions: IS over discrete policies is not wired yet"}
     low, high = dataset.action_space.low.astype(np.float64), dataset.action_space.high.astype(np.float64)
@@ -261,6 +272,13 @@ def summary(report) -> str:
             cells += [fmt(r[n], ".3g") for n in ESTIMATORS] + [fmt(r["ess"], ".1f")]
         lines.append(f"| {r['step']} | " + " | ".join(cells + [fmt(r["online"], ".1f")]) + " |")
     lines.append("")
+    diverged = [r for r in report["checkpoints"] if r.get("fqe_diverged")]
+    if diverged:
+        lines.append(f"warning: FQE diverged at {len(diverged)} of {len(report['checkpoints'])} checkpoints: "
+                     f"its Q exceeds max|r| / (1 - gamma) = {report['value_bound']:.1f}, which no value on "
+                     f"these rewards can (Q on the data's actions up to "
+                     f"{max(abs(r['fqe_q_data']) for r in diverged):.1f}). Its estimates there are not values. "
+                     f"Fix: fewer --fqe_updates, or a smaller FQE critic_lr.")
     if is_section["available"]:
         collapsed = [r for r in report["checkpoints"] if r["is_warning"]]
         lines.append(f"IS, WIS and DR estimate {is_section['policy']}; behaviour policy fitted in "

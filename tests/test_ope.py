@@ -242,6 +242,14 @@ def test_importance_sampling_of_the_behaviour_policy_itself(pendulum, tmp_path):
                                                    np.array([0, 1, 0, 1.0]), 1.0)["warning"])
     text = ope_cli.summary(dict(report, checkpoints=rows))
     assert text.count("warning:") == 1 and "warning: at 2 of 3 checkpoints importance weights collapsed: ESS" in text
+    # FQE beyond max|r| / (1 - gamma) is flagged as diverged
+    arrays_bound = np.max(np.abs(arrays["rewards"])) / (1 - report["discount"])
+    assert report["value_bound"] == pytest.approx(arrays_bound)
+    assert not any(r["fqe_diverged"] for r in report["checkpoints"])  # 50 updates from zero: far below
+    rows[1].update(fqe_diverged=True, fqe_q_data=2 * arrays_bound)
+    text = ope_cli.summary(dict(report, checkpoints=rows))
+    assert f"warning: FQE diverged at 1 of 3 checkpoints: its Q exceeds max|r| / (1 - gamma) = {arrays_bound:.1f}" in text
+    assert f"(Q on the data's actions up to {2 * arrays_bound:.1f})" in text
 
 
 def test_ope_fits_a_behaviour_policy_and_refuses_a_mismatched_one(pendulum, minari_root, tmp_path):
