@@ -278,7 +278,8 @@ def summary(report) -> str:
                      f"its Q exceeds max|r| / (1 - gamma) = {report['value_bound']:.1f}, which no value on "
                      f"these rewards can (Q on the data's actions up to "
                      f"{max(abs(r['fqe_q_data']) for r in diverged):.1f}). Its estimates there are not values. "
-                     f"Fix: fewer --fqe_updates, or a smaller FQE critic_lr.")
+                     f"Fix: fewer --fqe_updates, stopping before Q passed the bound (q_data in the FQE workdir's "
+                     f"metrics.csv shows when).")
     if is_section["available"]:
         collapsed = [r for r in report["checkpoints"] if r["is_warning"]]
         lines.append(f"IS, WIS and DR estimate {is_section['policy']}; behaviour policy fitted in "
