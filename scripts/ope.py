@@ -41,18 +41,23 @@ from algos import ope
 from algos.workdir import checkpoint_manager, load_batched_log_prob, load_batched_policy, load_config
 from data.dataset import normalize_actions, read_columns
 
-flags.DEFINE_string("workdir", None, "a stitch run whose checkpoints are evaluated")
-flags.DEFINE_string("dataset", None, "Minari dataset to evaluate on (default: the run's)")
-flags.DEFINE_list("steps", None, "checkpoint steps (default: every kept checkpoint)")
-flags.DEFINE_integer("run", 0, "which run of the workdir (seed x grid point)")
-flags.DEFINE_integer("fqe_updates", 100_000, "FQE updates")
-flags.DEFINE_integer("batch", 8192, "observations per policy call")
-flags.DEFINE_string("out", None, "output folder (default: <workdir>/ope)")
-flags.DEFINE_integer("behaviour_updates", 20_000, "updates of the fitted Gaussian behaviour policy (IS)")
-flags.DEFINE_string("behaviour", None, "a fitted behaviour policy's workdir to reuse (a run with a density)")
-flags.DEFINE_integer("dr_samples", 4, "policy samples per state for doubly robust's v(s)")
-flags.DEFINE_list("pool", None, "instead of evaluating: several ope.json of runs on one dataset (a sweep, "
-                  "several algorithms), ranked together by each estimator they all have")
+def define_flags():
+    """The command line's flags, defined only when run as a command: importing this module (the
+    tests do, beside other scripts that define their own --workdir) defines none."""
+    flags.DEFINE_string("workdir", None, "a stitch run whose checkpoints are evaluated")
+    flags.DEFINE_string("dataset", None, "Minari dataset to evaluate on (default: the run's)")
+    flags.DEFINE_list("steps", None, "checkpoint steps (default: every kept checkpoint)")
+    flags.DEFINE_integer("run", 0, "which run of the workdir (seed x grid point)")
+    flags.DEFINE_integer("fqe_updates", 100_000, "FQE updates")
+    flags.DEFINE_integer("batch", 8192, "observations per policy call")
+    flags.DEFINE_string("out", None, "output folder (default: <workdir>/ope)")
+    flags.DEFINE_integer("behaviour_updates", 20_000, "updates of the fitted Gaussian behaviour policy (IS)")
+    flags.DEFINE_string("behaviour", None, "a fitted behaviour policy's workdir to reuse (a run with a density)")
+    flags.DEFINE_integer("dr_samples", 4, "policy samples per state for doubly robust's v(s)")
+    flags.DEFINE_list("pool", None, "instead of evaluating: several ope.json of runs on one dataset (a sweep, "
+                      "several algorithms), ranked together by each estimator they all have")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -332,4 +337,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
