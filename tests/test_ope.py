@@ -357,3 +357,11 @@ def test_pooled_selection_ranks_several_runs_checkpoints_together():
     assert set(pooled([a])["selection"]) == {"fqe", "weighted_is"}
     with pytest.raises(StitchError, match="on \\['d', 'e'\\]. Fix: pool"):
         pooled([a, dict(b, dataset="e")])
+
+
+def test_importing_the_ope_command_defines_no_flags():
+    """scripts.ope is imported by tests in one process with other scripts that define absl flags
+    of the same names (--workdir): it defines its own only when run as a command."""
+    from absl import flags
+    import scripts.ope  # noqa: F401
+    assert "fqe_updates" not in flags.FLAGS and "pool" not in flags.FLAGS
