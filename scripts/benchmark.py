@@ -601,9 +601,10 @@ def less_work():
     for case in FLAGS.cases or [k for k in old if k != "fqe"]:
         name, config = _case_config(case, "float32")
         aux = fqe.prepare(config, dataset, None) if name == "fqe" else None
-        module = ALGOS[name]
-        phases = {"PHASES": tuple(p._replace(update=old[name]) for p in module.PHASES)} if hasattr(module, "PHASES") else {}
-        forms = {"old": types.SimpleNamespace(**{**vars(module), "update": old[name], **phases}), "new": module}
+        module = ALGOS[name]  # the old form in every phase the contract gives it (FQE's update is a PHASE's)
+        phases = tuple(p._replace(update=old[name]) for p in contract(module).phases)
+        forms = {"old": types.SimpleNamespace(**{**vars(module), "update": old[name], "PHASES": phases}),
+                 "new": module}
         row = {"algo": case, **{f"{k}_gflop": update_gflop(config, m, spec, dataset, aux) for k, m in forms.items()}}
         for _ in range(FLAGS.reps):
             for key, module in forms.items():

@@ -71,8 +71,7 @@ def target_actions(workdir, dataset_id, steps, run=0, batch=8192, columns=None):
     for step in steps:
         policy, _, _ = load_batched_policy(workdir, run, step)
         for key, column in (("actions", "observations"), ("next_actions", "next_observations")):
-            rows = arrays[column]
-            acts = np.concatenate([policy(rows[i:i + batch]) for i in range(0, len(rows), batch)])
+            acts = _in_batches(policy, arrays[column], batch=batch)
             if isinstance(space, gym.spaces.Box):
                 acts = normalize_actions(acts, space.low.astype(np.float64), space.high.astype(np.float64))
             else:
