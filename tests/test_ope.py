@@ -365,3 +365,17 @@ def test_importing_the_ope_command_defines_no_flags():
     from absl import flags
     import scripts.ope  # noqa: F401
     assert "fqe_updates" not in flags.FLAGS and "pool" not in flags.FLAGS
+
+
+def test_pool_refuses_files_that_are_not_ope_reports(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    for path in (tmp_path / "missing.json", bad):
+        proc = subprocess.run([sys.executable, "-m", "scripts.ope", f"--pool={path}"], capture_output=True,
+                              text=True, cwd=REPO, env=os.environ.copy(), timeout=300)
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("error: ") and "Fix: give the ope.json files scripts.ope wrote" in proc.stderr
