@@ -3,7 +3,7 @@
 Each module follows the contract in algos/common.py: `init`, `update`, `act`, and optionally
 `ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`.
 """
-from algos import awac, bc, cql, edac, fqe, fqe_discrete, iql, rebrac, sac_n, td3_bc
+from algos import awac, bc, bcq, cql, edac, fqe, fqe_discrete, iql, rebrac, sac_n, td3_bc
 from algos.common import StitchError
 
 ALGOS = {
@@ -15,6 +15,7 @@ ALGOS = {
     "edac": edac,
     "rebrac": rebrac,
     "awac": awac,
+    "bcq": bcq,
     "fqe": fqe,
     "fqe_discrete": fqe_discrete,
 }

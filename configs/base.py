@@ -288,10 +288,22 @@ def budget_warnings(config) -> list:
     return out
 
 
+def algorithm_checks(config) -> dict:
+    """The checks of the fields an algorithm adds: `CHECKS` of configs/<algo>.py, {name: (check,
+    what a valid value is)}, like _CHECKS above (which holds the shared and older fields)."""
+    if not config.get("algo"):
+        return {}
+    try:
+        module = importlib.import_module(f"configs.{config.algo}")
+    except ImportError:
+        return {}
+    return getattr(module, "CHECKS", {})
+
+
 def validate(config) -> list:
     """Return a list of problems (empty when the config is valid)."""
     problems = []
-    for name, (check, valid) in _CHECKS.items():
+    for name, (check, valid) in {**_CHECKS, **algorithm_checks(config)}.items():
         if name not in config:
             continue
         value = config[name]

@@ -110,3 +110,105 @@ class TanhGaussianPolicy(nn.Module):
         log_std = head(self.action_dim, self.torso, x.shape[-1])(x)
         log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX) + jnp.log(temperature)
         return GaussianDist(mean, log_std, squash=True)
+
+
+class MixtureDist:
+    """Mixture of K diagonal Gaussians over actions (unsquashed, like GaussianDist without tanh).
+
+    logits (..., K); means, log_stds (..., K, d). The density is
+    log p(a) = logsumexp_k [ log softmax(logits)_k + log N(a; mean_k, std_k) ];
+    `mode()` is the mean of the heaviest component (a mode of the mixture when the components are
+    well apart, which is what a multimodal head is for).
+    """
+
+    def __init__(self, logits, means, log_stds):
+        self.logits, self.means, self.log_stds = logits, means, log_stds
+
+    def component_log_probs(self, actions):
+        """(..., K): log w_k + log N(a; mean_k, std_k)."""
+        return jax.nn.log_softmax(self.logits, axis=-1) + _gaussian_log_prob(
+            actions[..., None, :], self.means, self.log_stds)
+
+    def log_prob(self, actions):
+        return jax.nn.logsumexp(self.component_log_probs(actions), axis=-1)
+
+    def _pick(self, x, k):
+        return jnp.take_along_axis(x, k[..., None, None], axis=-2)[..., 0, :]
+
+    def mode(self):
+        return self._pick(self.means, jnp.argmax(self.logits, axis=-1))
+
+    def sample_and_log_prob(self, rng):
+        component_rng, noise_rng = jax.random.split(rng)
+        k = jax.random.categorical(component_rng, self.logits, axis=-1)
+        mean, log_std = self._pick(self.means, k), self._pick(self.log_stds, k)
+        x = mean + jnp.exp(log_std) * jax.random.normal(noise_rng, mean.shape)
+        return x, self.log_prob(x)
+
+    def sample(self, rng):
+        return self.sample_and_log_prob(rng)[0]
+
+
+class MixtureGaussianPolicy(nn.Module):
+    """Mixture-of-Gaussians head: K components, each with a tanh-bounded mean and a state-dependent
+    log-std, and state-dependent mixing weights. A likelihood-fitted policy that can put its mass
+    on several separate modes where a single Gaussian averages them (BC, AWR, AWAC, IQL, CRR and
+    one-step with `policy_head=mixture`)."""
+
+    action_dim: int
+    hidden_dims: Sequence[int] = (256, 256)
+    num_components: int = 5
+    torso: TorsoSpec = TorsoSpec()
+
+    @nn.compact
+    def __call__(self, observations, temperature: float = 1.0):
+        x = MLP(self.hidden_dims, activate_final=True, init_scheme=self.torso.init, dtype=matmul_dtype(self.torso))(
+            Torso(self.torso)(observations))
+        k, d, fan_in = self.num_components, self.action_dim, x.shape[-1]
+        shape = (*x.shape[:-1], k, d)
+        # A learned pre-tanh offset per component, drawn spread over the action box: with the
+        # scheme's small head kernels alone every component would start at 0, and the mixture
+        # would take many updates to break that symmetry.
+        offsets = self.param("mean_offsets", lambda key, s: jax.random.uniform(key, s, minval=-1.5, maxval=1.5), (k, d))
+        means = jnp.tanh(head(k * d, self.torso, fan_in)(x).reshape(shape) + offsets)
+        log_stds = jnp.clip(head(k * d, self.torso, fan_in)(x).reshape(shape), LOG_STD_MIN, LOG_STD_MAX)
+        logits = head(k, self.torso, fan_in)(x)
+        return MixtureDist(logits, means, log_stds + jnp.log(temperature))
+
+
+
+class PerturbationPolicy(nn.Module):
+    """BCQ's perturbation model xi(s, a): a + phi * tanh(MLP(s, a)), clipped to [-1, 1], so the
+    policy moves a generated action by at most phi per dimension. `actions` may have leading axes
+    over the states' (several candidates per state): the state's share of the first layer is
+    then computed once."""
+
+    action_dim: int
+    hidden_dims: Sequence[int] = (400, 300)
+    phi: float = 0.05
+    torso: TorsoSpec = TorsoSpec()
+
+    @nn.compact
+    def __call__(self, observations, actions):
+        features = Torso(self.torso)(observations)
+        mlp = MLP((*self.hidden_dims, self.action_dim), init_scheme=self.torso.init, output_role="policy",
+                  dtype=matmul_dtype(self.torso))
+        if actions.shape[:-1] == features.shape[:-1]:
+            x = mlp(jnp.concatenate([features, actions], axis=-1))
+        else:
+            x = mlp((features, actions))
+        return jnp.clip(actions + self.phi * jnp.tanh(x), -1.0, 1.0)
+
+POLICY_HEADS = ("gaussian", "mixture")
+
+
+def likelihood_policy(kind: str, action_dim: int, hidden_dims, torso: TorsoSpec = TorsoSpec(),
+                      state_dependent_std: bool = False, num_components: int = 5):
+    """The policy of a method that fits it by (weighted) likelihood, by `config.policy_head`:
+    gaussian (GaussianPolicy: one mode) | mixture (MixtureGaussianPolicy: `num_components` modes).
+    Both return a distribution with log_prob, sample, sample_and_log_prob and mode."""
+    if kind == "gaussian":
+        return GaussianPolicy(action_dim, tuple(hidden_dims), state_dependent_std=state_dependent_std, torso=torso)
+    if kind == "mixture":
+        return MixtureGaussianPolicy(action_dim, tuple(hidden_dims), num_components=num_components, torso=torso)
+    raise ValueError(f"Unknown policy head '{kind}'; use one of {POLICY_HEADS}.")

@@ -85,7 +85,7 @@ def test_every_algorithm_builds_with_each_reference_init():
 
 
 REFERENCE_INITS = {"iql": "orthogonal", "sac_n": "edac", "edac": "edac", "rebrac": "edac", "cql": "edac",
-                   "td3_bc": "pytorch", "bc": "pytorch", "awac": "pytorch"}
+                   "td3_bc": "pytorch", "bc": "pytorch", "awac": "pytorch", "bcq": "pytorch"}
 
 
 def test_each_algorithm_defaults_to_its_references_init():

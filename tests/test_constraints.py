@@ -1,0 +1,177 @@
+"""The constraint methods' math with numbers (issue 15): divergences, the VAE's ELBO, the mixture
+head's density, and BCQ's target and action choice on hand-built cases."""
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax.training.train_state import TrainState
+from ml_collections import ConfigDict
+
+from algos import bcq
+from networks import ActionVAE, MixtureDist, MixtureGaussianPolicy, PerturbationPolicy, gaussian_kl, mmd, sampled_kl
+from networks.generative import gaussian_kl_to_standard, vae_loss
+from networks.policies import GaussianDist
+
+
+def _mmd_by_hand(x, y, kernel, sigma):
+    def k(a, b):
+        d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+        return math.exp(-(np.abs(d).sum() if kernel == "laplacian" else (d ** 2).sum()) / (2 * sigma))
+
+    def mean_k(p, q):
+        return sum(k(a, b) for a, b in itertools.product(p, q)) / (len(p) * len(q))
+    return math.sqrt(mean_k(x, x) + mean_k(y, y) - 2 * mean_k(x, y) + 1e-6)
+
+
+@pytest.mark.parametrize("kernel,sigma", [("laplacian", 10.0), ("laplacian", 0.5), ("gaussian", 20.0),
+                                          ("gaussian", 0.3)])
+def test_mmd_against_a_hand_computation(kernel, sigma):
+    x = np.array([[0.1, -0.4], [0.7, 0.2], [-0.9, 0.5]])           # 3 policy samples
+    y = np.array([[0.0, 0.0], [0.5, -0.5], [0.3, 0.8], [-1.0, 1.0]])  # 4 behaviour samples
+    got = mmd(jnp.asarray(x), jnp.asarray(y), kernel, sigma)
+    # rtol 1e-4: MMD^2 is a float32 difference of kernel means near 1 (a wide kernel's ~1e-3 gap)
+    np.testing.assert_allclose(got, _mmd_by_hand(x, y, kernel, sigma), rtol=1e-4)
+    # per leading index: a batch of two states, the second with identical samples (MMD ~ 0)
+    both = mmd(jnp.stack([jnp.asarray(x[:3]), jnp.asarray(y[:3])]), jnp.stack([jnp.asarray(y[:3])] * 2),
+               kernel, sigma)
+    np.testing.assert_allclose(both, [_mmd_by_hand(x[:3], y[:3], kernel, sigma), math.sqrt(1e-6)], rtol=1e-4)
+
+
+def test_gaussian_kl_closed_form_and_sampled_estimate():
+    # KL(N(1, 0.5^2) || N(0, 1)) = log(1/0.5) + (0.25 + 1) / 2 - 0.5; summed over two equal dims.
+    one = math.log(2.0) + 1.25 / 2 - 0.5
+    got = gaussian_kl(jnp.array([1.0, 1.0]), jnp.log(jnp.array([0.5, 0.5])), jnp.zeros(2), jnp.zeros(2))
+    np.testing.assert_allclose(got, 2 * one, rtol=1e-6)
+    # a second pair with unequal scales: KL(N(0, 2^2) || N(1, 3^2)) = log(3/2) + (4 + 1) / 18 - 0.5
+    got = gaussian_kl(jnp.array([0.0]), jnp.log(jnp.array([2.0])), jnp.array([1.0]), jnp.log(jnp.array([3.0])))
+    np.testing.assert_allclose(got, math.log(1.5) + 5 / 18 - 0.5, rtol=1e-6)
+    # the sampled estimate E_p[log p - log q] from 200k samples of p, within 3 standard errors
+    p = GaussianDist(jnp.array([1.0, 1.0]), jnp.log(jnp.array([0.5, 0.5])), squash=False)
+    q = GaussianDist(jnp.zeros(2), jnp.zeros(2), squash=False)
+    xs = jax.vmap(p.sample)(jax.random.split(jax.random.PRNGKey(0), 200_000))
+    log_ratio = p.log_prob(xs) - q.log_prob(xs)
+    se = float(jnp.std(log_ratio)) / math.sqrt(len(xs))
+    assert abs(float(sampled_kl(p.log_prob(xs), q.log_prob(xs))) - 2 * one) < 3 * se
+
+
+def test_vae_elbo_pieces_against_hand_values():
+    mean, log_std = jnp.array([[0.5, -1.0]]), jnp.log(jnp.array([[2.0, 0.5]]))
+    # KL per element: 0.5 (mu^2 + s^2 - 1) - log s
+    kl = [0.5 * (0.25 + 4.0 - 1.0) - math.log(2.0), 0.5 * (1.0 + 0.25 - 1.0) - math.log(0.5)]
+    np.testing.assert_allclose(gaussian_kl_to_standard(mean, log_std), [kl], rtol=1e-6)
+    # ... the closed-form KL of the divergences module to N(0, 1), summed
+    np.testing.assert_allclose(gaussian_kl(mean, log_std, jnp.zeros(2), jnp.zeros(2)), [sum(kl)], rtol=1e-6)
+    recon, actions = jnp.array([[0.2, 0.4, -0.1]]), jnp.array([[0.0, 1.0, 0.1]])
+    mse = (0.04 + 0.36 + 0.04) / 3
+    loss, info = vae_loss(recon, actions, mean, log_std, kl_weight=0.5)
+    np.testing.assert_allclose(info["vae_recon"], mse, rtol=1e-6)
+    np.testing.assert_allclose(info["vae_kl"], sum(kl) / 2, rtol=1e-6)  # averaged over elements
+    np.testing.assert_allclose(loss, mse + 0.5 * sum(kl) / 2, rtol=1e-6)
+
+
+def test_vae_samples_decode_the_clipped_latent():
+    vae = ActionVAE(action_dim=2, latent_dim=4, hidden_dims=(16, 16), latent_clip=0.5)
+    obs = jnp.ones((3, 5))
+    params = vae.init(jax.random.PRNGKey(0), obs, jnp.zeros((3, 2)), jax.random.PRNGKey(1))
+    rng = jax.random.PRNGKey(7)
+    samples = vae.apply(params, obs, rng, 6, method=ActionVAE.sample)
+    assert samples.shape == (6, 3, 2) and bool(jnp.all(jnp.abs(samples) <= 1.0))
+    z = jnp.clip(jax.random.normal(rng, (6, 3, 4)), -0.5, 0.5)
+    assert float(jnp.max(jnp.abs(jax.random.normal(rng, (6, 3, 4))))) > 0.5  # the clip does bind here
+    # the broadcast-state decoding equals decoding each latent with its own copy of the state
+    per_copy = vae.apply(params, jnp.broadcast_to(obs, (6, 3, 5)), z, method=ActionVAE.decode)
+    np.testing.assert_allclose(samples, per_copy, rtol=1e-5, atol=1e-6)
+
+
+def test_mixture_log_likelihood_against_a_hand_computation():
+    logits = jnp.array([0.0, math.log(3.0)])  # weights 0.25, 0.75
+    means = jnp.array([[-0.5, 0.0], [0.5, 0.2]])
+    stds = np.array([[0.2, 0.4], [0.3, 0.1]])
+    dist = MixtureDist(logits, means, jnp.log(jnp.asarray(stds)))
+    a = np.array([0.1, 0.15])
+
+    def normal(x, m, s):
+        return math.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+    density = sum(w * normal(a[0], m[0], s[0]) * normal(a[1], m[1], s[1])
+                  for w, m, s in zip([0.25, 0.75], np.asarray(means), stds))
+    np.testing.assert_allclose(dist.log_prob(jnp.asarray(a)), math.log(density), rtol=1e-5)
+    np.testing.assert_allclose(dist.mode(), means[1])  # the heaviest component's mean
+    xs, lp = dist.sample_and_log_prob(jax.random.PRNGKey(0))
+    np.testing.assert_allclose(lp, dist.log_prob(xs), rtol=1e-6)
+    # samples come from the components in proportion to their weights
+    xs = jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(1), 4000))
+    # P(x_0 > 0) = sum_k w_k Phi(mean_k0 / std_k0); 4000 draws: binomial SE about 0.007
+    expected = sum(w * 0.5 * (1 + math.erf(m / (s * math.sqrt(2))))
+                   for w, m, s in zip([0.25, 0.75], np.asarray(means)[:, 0], stds[:, 0]))
+    assert abs(float(jnp.mean(xs[:, 0] > 0.0)) - expected) < 0.025
+
+
+def test_mixture_head_shapes_and_batched_density():
+    head = MixtureGaussianPolicy(action_dim=2, hidden_dims=(16,), num_components=3)
+    obs = jnp.ones((4, 5))
+    params = head.init(jax.random.PRNGKey(0), obs)
+    dist = head.apply(params, obs)
+    assert dist.means.shape == (4, 3, 2) and dist.logits.shape == (4, 3)
+    assert dist.log_prob(jnp.zeros((4, 2))).shape == (4,) and dist.mode().shape == (4, 2)
+    # the components start apart: their initial means differ across the box
+    assert float(jnp.std(dist.means[0], axis=0).min()) > 0.1
+
+
+def test_perturbation_is_bounded_by_phi():
+    xi = PerturbationPolicy(action_dim=3, hidden_dims=(16,), phi=0.05)
+    obs, actions = jnp.ones((8, 4)), jax.random.uniform(jax.random.PRNGKey(2), (5, 8, 3), minval=-1, maxval=1)
+    params = xi.init(jax.random.PRNGKey(0), obs, actions[0])
+    # a large kernel so the tanh saturates: the bound, not a small network, keeps it within phi
+    params = jax.tree_util.tree_map(lambda p: 50.0 * p, params)
+    out = xi.apply(params, obs, actions)
+    assert out.shape == actions.shape
+    shift = jnp.abs(out - actions)
+    assert float(shift.max()) <= 0.05 + 1e-6 and float(shift.max()) > 0.04
+    assert bool(jnp.all(jnp.abs(out) <= 1.0))
+
+
+def _hand_bcq_state(candidates, q_values):
+    """BCQ state whose VAE proposes `candidates` (n, B, d), whose perturbation adds 0 and whose
+    critics score candidate j of state b as q_values[:, j, b]; the data's own action scores 0."""
+    tx = optax.sgd(0.0)
+    vae = TrainState.create(apply_fn=lambda v, obs, rng, num, method=None: candidates, params={}, tx=tx)
+    actor = TrainState.create(apply_fn=lambda v, obs, a: a, params={}, tx=tx)
+
+    def critic_fn(v, obs, a):
+        return q_values if a.ndim == 3 else jnp.zeros((2, a.shape[0]))
+    critic = TrainState.create(apply_fn=critic_fn, params={}, tx=tx)
+    return bcq.BCQState(actor=actor, critic=critic, vae=vae, target_actor_params={}, target_critic_params={},
+                        step=jnp.zeros((), jnp.int32))
+
+
+def test_bcq_target_against_the_formula():
+    # 3 candidates for each of 2 next states; Q of the two critics per candidate:
+    q = jnp.array([[[1.0, 5.0], [4.0, 0.0], [2.0, 2.0]],      # critic 1: (n=3, B=2)
+                   [[3.0, 1.0], [0.0, 2.0], [2.5, 6.0]]])     # critic 2
+    state = _hand_bcq_state(jnp.zeros((3, 2, 1)), q)
+    config = ConfigDict(dict(bcq_n_actions=3, bcq_lambda=0.75, discount=0.9))
+    batch = {"next_observations": jnp.zeros((2, 1)), "rewards": jnp.array([1.0, -1.0]),
+             "terminals": jnp.array([0.0, 1.0])}
+    # soft clipped: 0.75 min + 0.25 max per candidate; state 0: [1.5, 1.0, 2.125] -> max 2.125
+    # (state 1: [2.0, 0.5, 3.0], but it is terminal)
+    soft = [[0.75 * min(a, b) + 0.25 * max(a, b) for a, b in zip(q[0, :, i], q[1, :, i])] for i in range(2)]
+    assert np.isclose(max(soft[0]), 2.125) and np.isclose(max(soft[1]), 3.0)
+    target = bcq.critic_target(config, state, batch, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(target, [1.0 + 0.9 * 2.125, -1.0], rtol=1e-6)
+    # lambda = 1 is clipped double Q: the max over candidates of the minimum ([1, 0, 2] for both)
+    config.bcq_lambda, batch["terminals"] = 1.0, jnp.zeros(2)
+    target = bcq.critic_target(config, state, batch, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(target, [1.0 + 0.9 * 2.0, -1.0 + 0.9 * 2.0], rtol=1e-6)
+
+
+def test_bcq_acts_with_the_candidate_of_highest_first_critic():
+    candidates = jnp.array([[[0.1], [0.2]], [[0.3], [0.4]], [[0.5], [0.6]]])  # (n=3, B=2, d=1)
+    q = jnp.array([[[1.0, 9.0], [4.0, 0.0], [2.0, 2.0]],
+                   [[9.0, 9.0], [0.0, 0.0], [9.0, 9.0]]])  # Q_2 would pick otherwise: BCQ acts on Q_1
+    state = _hand_bcq_state(candidates, q)
+    actions = bcq.act(ConfigDict(dict(bcq_act_samples=3)), state, jnp.zeros((2, 1)), jax.random.PRNGKey(0))
+    np.testing.assert_allclose(actions, [[0.3], [0.2]])
