@@ -3,19 +3,24 @@
 Each module follows the contract in algos/common.py: `init`, `update`, `act`, and optionally
 `ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`.
 """
-from algos import awac, bc, bcq, cql, edac, fqe, fqe_discrete, iql, rebrac, sac_n, td3_bc
+from algos import awac, awr, bc, bcq, bear, brac, cql, crr, edac, fqe, fqe_discrete, iql, onestep, rebrac, sac_n, td3_bc
 from algos.common import StitchError
 
 ALGOS = {
     "bc": bc,
     "td3_bc": td3_bc,
     "iql": iql,
+    "onestep": onestep,
     "cql": cql,
+    "crr": crr,
     "sac_n": sac_n,
     "edac": edac,
     "rebrac": rebrac,
     "awac": awac,
+    "awr": awr,
     "bcq": bcq,
+    "bear": bear,
+    "brac": brac,
     "fqe": fqe,
     "fqe_discrete": fqe_discrete,
 }

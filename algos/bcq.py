@@ -120,6 +120,11 @@ def act(config, state: BCQState, observations, rng, deterministic: bool = True):
     del deterministic
     candidates = state.actor.apply_fn({"params": state.actor.params}, observations,
                                       vae_samples(state, observations, rng, config.bcq_act_samples))
-    q = state.critic.apply_fn({"params": state.critic.params}, observations, candidates)[0]  # (n, B)
+    return best_by_first_critic(state.critic, observations, candidates)
+
+
+def best_by_first_critic(critic: TrainState, observations, candidates):
+    """Per state, the candidate action (n, B, d) that Q_1 values most: (B, d)."""
+    q = critic.apply_fn({"params": critic.params}, observations, candidates)[0]  # (n, B)
     best = jnp.argmax(q, axis=0)
     return jnp.take_along_axis(candidates, best[None, :, None], axis=0)[0]

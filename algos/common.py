@@ -29,6 +29,7 @@ from flax.training.train_state import TrainState
 
 from data import samplers
 from data.spec import Spec, StitchError  # noqa: F401  (re-exported: algorithms import them here)
+from networks.policies import likelihood_policy
 from networks.torsos import torso_spec
 
 
@@ -227,3 +228,34 @@ def network_inputs(config, spec: Spec):
     act = jnp.zeros((1, spec.action_dim), jnp.float32)
     return obs, act, torso_spec(config.torso, spec.observation_shape, config.get("compute_dtype", "float32"),
                                 config.get("init", "glorot"))
+
+
+# ---------------------------------------------------------------- the fitted behaviour policy
+
+BEHAVIOUR_ACTION_EPS = 1e-3  # the data's actions are clipped this far inside [-1, 1] for the
+# squashed heads' densities, as BRAC's code (a logged action at the bound has density 0 under tanh)
+
+
+def init_behaviour(config, spec: Spec, rng) -> TrainState:
+    """The behaviour policy pi_b(a|s) that BRAC and one-step fit to the data in their first phase:
+    `behaviour_head` over `behaviour_hidden_dims` (networks/policies.likelihood_policy)."""
+    obs, _, torso = network_inputs(config, spec)
+    module = likelihood_policy(config.behaviour_head, spec.action_dim, config.behaviour_hidden_dims, torso,
+                               state_dependent_std=True, num_components=config.num_components)
+    return create_train_state(module, rng, (obs,), make_optimizer(config.behaviour_lr))
+
+
+def behaviour_log_prob(behaviour: TrainState, params, observations, actions):
+    actions = jnp.clip(actions, -1.0 + BEHAVIOUR_ACTION_EPS, 1.0 - BEHAVIOUR_ACTION_EPS)
+    return behaviour.apply_fn({"params": params}, observations).log_prob(actions)
+
+
+def fit_behaviour(config, state, batch, rng):
+    """A phase update: one maximum-likelihood step of `state.behaviour` on the data's actions."""
+    del config, rng
+
+    def nll(params):
+        return -jnp.mean(behaviour_log_prob(state.behaviour, params, batch["observations"], batch["actions"]))
+
+    loss, grads = jax.value_and_grad(nll)(state.behaviour.params)
+    return state.replace(behaviour=state.behaviour.apply_gradients(grads=grads)), {"behaviour_nll": loss}

@@ -95,6 +95,53 @@ def reward_affine(scale, shift):
     return {"reward_transform": "scale_shift", "reward_scale": scale, "reward_shift": shift}
 
 
+
+def add_vae_fields(c):
+    """The conditional action VAE's fields (networks/generative.ActionVAE), for the methods that
+    model the data's actions with it (BCQ, BEAR): BCQ's and BEAR's code's sizes and rate."""
+    c.vae_hidden_dims = (750, 750)  # encoder and decoder widths
+    c.vae_latent_dim = 0            # 0: twice the action dimension (the reference codes')
+    c.vae_lr = 1e-3                 # Adam's default rate, which the reference VAE optimizers use
+    return c
+
+
+
+def add_policy_head_fields(c, head="gaussian"):
+    """The head of a policy fitted by (weighted) likelihood (networks/policies.likelihood_policy)."""
+    c.policy_head = head            # gaussian (one mode) | mixture (num_components Gaussian modes)
+    c.num_components = 5            # the mixture head's components
+    return c
+
+
+
+def add_behaviour_fields(c, head, hidden_dims, lr, steps):
+    """The fitted behaviour policy's fields (algos/common.fit_behaviour: BRAC, one-step)."""
+    c.behaviour_head = head           # gaussian | tanh_gaussian | mixture (networks/policies.likelihood_policy)
+    c.behaviour_hidden_dims = hidden_dims  # its MLP widths
+    c.behaviour_lr = lr               # its Adam rate
+    c.behaviour_steps = steps         # updates of the first phase, which fits it (0: skipped)
+    if "num_components" not in c:
+        c.num_components = 5          # the mixture head's components
+    return c
+
+
+BEHAVIOUR_CHECKS = {
+    "behaviour_head": (lambda v: v in ("gaussian", "tanh_gaussian", "mixture"), "gaussian, tanh_gaussian or mixture"),
+    "behaviour_hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
+                              "a non-empty tuple of positive integers, e.g. '(200,200)'"),
+    "behaviour_lr": (lambda v: v > 0, "a positive float"),
+    "behaviour_steps": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0 skips the phase)"),
+}
+
+LIKELIHOOD_HEAD_CHECK = {"policy_head": (lambda v: v in ("gaussian", "mixture"), "gaussian or mixture")}
+
+VAE_CHECKS = {
+    "vae_hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
+                        "a non-empty tuple of positive integers, e.g. '(750,750)'"),
+    "vae_latent_dim": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0: 2 x action_dim)"),
+    "vae_lr": (lambda v: v > 0, "a positive float"),
+}
+
 def apply_preset(config, preset, dataset_presets=None, variants=None):
     """Apply presets, several joined by commas (None or "" = the defaults), left to right.
 
@@ -249,7 +296,9 @@ _CHECKS = {
     "compute_dtype": (lambda v: v in COMPUTE_DTYPES, f"one of {COMPUTE_DTYPES}"),
     "sweep": (lambda v: isinstance(v, str), 'a string like "expectile=0.6,0.7 temperature=3,10"'),
     "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
-    "policy_head": (lambda v: v in ("deterministic", "gaussian"), "deterministic or gaussian (BC's policy)"),
+    "policy_head": (lambda v: v in ("deterministic", "gaussian", "mixture"),
+                    "deterministic, gaussian or mixture (BC's policy)"),
+    "num_components": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1 (the mixture head's modes)"),
     "expectile": (lambda v: 0.0 < v < 1.0, "in (0, 1) (IQL uses 0.7 for locomotion)"),
     "temperature": (lambda v: v > 0, "a positive float (IQL's beta; 3.0 for locomotion)"),
     "alpha": (lambda v: v > 0, "a positive float (TD3+BC uses 2.5)"),

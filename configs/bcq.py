@@ -7,7 +7,7 @@ three, batch 100, lambda 0.75, phi 0.05, 10 sampled actions in the target and 10
 nothing per task, so there is no per-task table. Its 300k-update runs were on its own buffers;
 D4RL's BCQ baseline ran 1M, the default here.
 """
-from configs.base import apply_preset, get_base_config
+from configs.base import VAE_CHECKS, add_vae_fields, apply_preset, get_base_config
 
 VARIANTS = {"pendulum": {"vae_hidden_dims": (64, 64)}}  # the built-in data's small networks, VAE included
 
@@ -16,15 +16,12 @@ CHECKS = {
     "bcq_phi": (lambda v: v >= 0, "a float >= 0 (0: the VAE's own samples, no perturbation)"),
     "bcq_n_actions": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
     "bcq_act_samples": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
-    "vae_hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
-                        "a non-empty tuple of positive integers, e.g. '(750,750)'"),
-    "vae_latent_dim": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0: 2 x action_dim)"),
-    "vae_lr": (lambda v: v > 0, "a positive float"),
+    **VAE_CHECKS,
 }
 
 
 def get_config(preset=None):
-    c = get_base_config()
+    c = add_vae_fields(get_base_config())
     c.algo = "bcq"
     c.init = "pytorch"              # the authors' torch.nn.Linear default (networks/inits.py)
     c.observation_transform = "none"  # the authors' code feeds raw observations
@@ -32,9 +29,6 @@ def get_config(preset=None):
     c.batch_size = 100
     c.actor_lr = 1e-3
     c.critic_lr = 1e-3
-    c.vae_lr = 1e-3                 # Adam's default rate, which the authors' VAE optimizer uses
-    c.vae_hidden_dims = (750, 750)  # encoder and decoder widths
-    c.vae_latent_dim = 0            # 0: twice the action dimension (the authors')
     c.bcq_lambda = 0.75             # weight of the minimum in the soft clipped double-Q target
     c.bcq_phi = 0.05                # largest perturbation per action dimension (actions in [-1, 1])
     c.bcq_n_actions = 10            # VAE samples per next state in the target

@@ -24,7 +24,7 @@ class ActionVAE(nn.Module):
 
     `__call__(s, a, rng)` -> (reconstruction, latent mean, latent log-std), the training pass;
     `sample(s, rng, num)` -> `num` actions per state, shape (num, *batch, d) (or (*batch, d)
-    when num is None); `decode(s, z)` for a given latent, whose leading axes may extend the
+    when num is None; `sample_pre_tanh` before the tanh); `decode(s, z)` for a given latent, whose leading axes may extend the
     states' (several latents per state: the state's share of the first layer is computed once).
     """
 
@@ -48,17 +48,25 @@ class ActionVAE(nn.Module):
         h = self.encoder(jnp.concatenate([self.features(observations), actions], axis=-1))
         return self.latent_mean(h), jnp.clip(self.latent_log_std(h), LOG_STD_MIN, LOG_STD_MAX)
 
-    def decode(self, observations, z):
+    def decode_pre_tanh(self, observations, z):
+        """The decoder's output before its tanh (BEAR matches supports there, where the tanh's
+        saturation does not flatten the gradient)."""
         features = self.features(observations)
         if z.shape[:-1] == features.shape[:-1]:
-            return jnp.tanh(self.decoder(jnp.concatenate([features, z], axis=-1)))
-        return jnp.tanh(self.decoder((features, z)))  # extra leading latent axes: (shared, own)
+            return self.decoder(jnp.concatenate([features, z], axis=-1))
+        return self.decoder((features, z))  # extra leading latent axes: (shared, own)
 
-    def sample(self, observations, rng, num=None):
+    def decode(self, observations, z):
+        return jnp.tanh(self.decode_pre_tanh(observations, z))
+
+    def sample_pre_tanh(self, observations, rng, num=None):
         batch = observations.shape[:observations.ndim - self.torso.observation_ndim]
         shape = (*batch, self.latent_dim) if num is None else (num, *batch, self.latent_dim)
         z = jnp.clip(jax.random.normal(rng, shape), -self.latent_clip, self.latent_clip)
-        return self.decode(observations, z)
+        return self.decode_pre_tanh(observations, z)
+
+    def sample(self, observations, rng, num=None):
+        return jnp.tanh(self.sample_pre_tanh(observations, rng, num))
 
     def __call__(self, observations, actions, rng):
         mean, log_std = self.encode(observations, actions)

@@ -199,16 +199,20 @@ class PerturbationPolicy(nn.Module):
             x = mlp((features, actions))
         return jnp.clip(actions + self.phi * jnp.tanh(x), -1.0, 1.0)
 
-POLICY_HEADS = ("gaussian", "mixture")
+POLICY_HEADS = ("gaussian", "mixture", "tanh_gaussian")
 
 
 def likelihood_policy(kind: str, action_dim: int, hidden_dims, torso: TorsoSpec = TorsoSpec(),
                       state_dependent_std: bool = False, num_components: int = 5):
-    """The policy of a method that fits it by (weighted) likelihood, by `config.policy_head`:
-    gaussian (GaussianPolicy: one mode) | mixture (MixtureGaussianPolicy: `num_components` modes).
-    Both return a distribution with log_prob, sample, sample_and_log_prob and mode."""
+    """A policy fitted by (weighted) likelihood, by `config.policy_head` (or `behaviour_head`):
+    gaussian (GaussianPolicy: one mode, tanh mean) | mixture (MixtureGaussianPolicy:
+    `num_components` modes) | tanh_gaussian (TanhGaussianPolicy: squashed, state-dependent std).
+    Each returns a distribution with log_prob, sample, sample_and_log_prob and mode. This is
+    also the fitted behaviour policy of BRAC and one-step (algos/common.fit_behaviour)."""
     if kind == "gaussian":
         return GaussianPolicy(action_dim, tuple(hidden_dims), state_dependent_std=state_dependent_std, torso=torso)
     if kind == "mixture":
         return MixtureGaussianPolicy(action_dim, tuple(hidden_dims), num_components=num_components, torso=torso)
+    if kind == "tanh_gaussian":
+        return TanhGaussianPolicy(action_dim, tuple(hidden_dims), torso=torso)
     raise ValueError(f"Unknown policy head '{kind}'; use one of {POLICY_HEADS}.")

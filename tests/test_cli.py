@@ -25,11 +25,14 @@ def test_every_algorithm_runs_from_the_command_line(algo, pendulum, discrete_dat
     from algos.common import contract
     algo_contract = contract(ALGOS[algo])
     data = [f"--config.dataset={discrete_data}"] if algo_contract.actions == "discrete" else []
-    args = [f"--config={REPO}/configs/{algo}.py:pendulum", *TINY, *data, f"--workdir={tmp_path}"]
+    # every phase 20 updates (a behaviour-fitting or evaluation phase has its own steps field)
+    phase_steps = [f"--config.{p.steps}=20" for p in algo_contract.phases if p.steps != "num_updates"]
+    args = [f"--config={REPO}/configs/{algo}.py:pendulum", *TINY, *phase_steps, *data, f"--workdir={tmp_path}"]
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["algo"] == algo and results["num_updates"] == 20 and results["num_seeds"] == 2
+    total = 20 * len(algo_contract.phases)
+    assert results["algo"] == algo and results["num_updates"] == total and results["num_seeds"] == 2
     if any(p.evaluate for p in algo_contract.phases) and not data:
         assert np.all(np.isfinite(results["final_return"]))
         assert "behaviour data: return" in proc.stdout and "normalised score" in proc.stdout
@@ -38,7 +41,7 @@ def test_every_algorithm_runs_from_the_command_line(algo, pendulum, discrete_dat
         assert all(np.all(np.isfinite(v)) for v in results["final_metrics"].values())
     # Re-running the same command finds the finished checkpoint and does not train again.
     again = run_cli(*args)
-    assert again.returncode == 0 and "Resuming from the checkpoint at update 20" in again.stdout
+    assert again.returncode == 0 and f"Resuming from the checkpoint at update {total}" in again.stdout
 
 
 def test_bad_value_is_a_clear_error_without_traceback(pendulum, tmp_path):

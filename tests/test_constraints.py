@@ -175,3 +175,151 @@ def test_bcq_acts_with_the_candidate_of_highest_first_critic():
     state = _hand_bcq_state(candidates, q)
     actions = bcq.act(ConfigDict(dict(bcq_act_samples=3)), state, jnp.zeros((2, 1)), jax.random.PRNGKey(0))
     np.testing.assert_allclose(actions, [[0.3], [0.2]])
+
+
+def test_an_algorithms_own_field_is_checked_by_its_config_file():
+    from configs import bcq as bcq_config
+    from configs.base import validate
+    config = bcq_config.get_config()
+    assert validate(config) == []
+    config.bcq_lambda = 1.5
+    (problem,) = validate(config)
+    assert "config.bcq_lambda=1.5 is invalid" in problem and "in [0, 1]" in problem and "--config.bcq_lambda" in problem
+
+
+def test_awr_weights_with_and_without_standardising_and_the_clip():
+    from algos import awr
+    adv = jnp.array([-1.0, 0.0, 1.0, 4.0])
+    raw = awr.advantage_weights(adv, temperature=1.0, weight_clip=20.0, standardise=False)
+    np.testing.assert_allclose(raw, [math.exp(-1), 1.0, math.e, 20.0], rtol=1e-6)  # e^4 = 54.6 clipped to 20
+    # standardised over the batch: mean 1, std sqrt(3.5); temperature 0.5 doubles the exponent
+    z = (np.array([-1.0, 0.0, 1.0, 4.0]) - 1.0) / (math.sqrt(3.5) + awr.ADV_EPS)
+    got = awr.advantage_weights(adv, temperature=0.5, weight_clip=5.0, standardise=True)
+    np.testing.assert_allclose(got, np.minimum(np.exp(z / 0.5), 5.0), rtol=1e-5)
+    assert float(got[-1]) == 5.0  # exp(2 * 1.60) = 24.6, clipped
+
+
+def test_crr_binary_and_exponential_filters():
+    from algos import crr
+    adv = jnp.array([-2.0, -0.0, 0.5, 3.0])
+    np.testing.assert_array_equal(crr.advantage_filter(adv, "binary", 1.0, 20.0), [0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_allclose(crr.advantage_filter(adv, "exp", 2.0, 20.0),
+                               [math.exp(-1.0), 1.0, math.exp(0.25), math.exp(1.5)], rtol=1e-6)
+    np.testing.assert_allclose(crr.advantage_filter(adv, "exp", 0.5, 20.0)[-1], 20.0)  # e^6 clipped
+
+
+def test_crr_advantage_uses_the_mean_or_max_of_policy_samples():
+    from algos import crr
+    tx = optax.sgd(0.0)
+    # Q(s, a) = a (one action dim, one critic); pi: samples drawn from fixed candidates
+    critic = TrainState.create(apply_fn=lambda v, s, a: a[None, ..., 0], params={}, tx=tx)
+
+    class Fixed:
+        def sample(self, rng):
+            return jax.random.choice(rng, jnp.array([[-0.5], [0.1], [0.6]]), (2,)).reshape(2, 1)
+    actor = TrainState.create(apply_fn=lambda v, s: Fixed(), params={}, tx=tx)
+    state = crr.CRRState(actor=actor, critic=critic, target_actor_params={}, target_critic_params={},
+                         step=jnp.zeros((), jnp.int32))
+    obs, actions = jnp.zeros((2, 1)), jnp.array([[0.3], [0.3]])
+    rng = jax.random.PRNGKey(3)
+    samples = jnp.clip(jax.vmap(Fixed().sample)(jax.random.split(rng, 4)), -1, 1)[..., 0]  # (4, B)
+    for kind, value in (("mean", samples.mean(0)), ("max", samples.max(0))):
+        config = ConfigDict(dict(crr_n_samples=4, crr_advantage=kind))
+        np.testing.assert_allclose(crr.advantage(config, state, obs, actions, rng), 0.3 - value, rtol=1e-6)
+
+
+def test_bear_alpha_rises_above_epsilon_falls_below_and_is_clipped():
+    from algos import bear
+    tx_state = lambda v: TrainState.create(apply_fn=None, params={"log_alpha": jnp.asarray(v)},
+                                           tx=optax.sgd(1.0))
+    config = ConfigDict(dict(bear_epsilon=0.05, bear_log_alpha_max=10.0))
+    state = bear.BEARState(actor=None, critic=None, vae=None, log_alpha=tx_state(0.0), target_actor_params={},
+                           target_critic_params={}, step=jnp.zeros((), jnp.int32))
+    # d/dlog_alpha of -exp(log_alpha) (mmd - eps) is -(mmd - eps): SGD(1) moves by +(mmd - eps)
+    up = bear.alpha_step(config, state, jnp.asarray(0.25)).params["log_alpha"]
+    down = bear.alpha_step(config, state, jnp.asarray(0.0)).params["log_alpha"]
+    np.testing.assert_allclose([up, down], [0.2, -0.05], rtol=1e-5)
+    high = state.replace(log_alpha=tx_state(9.9))
+    assert float(bear.alpha_step(config, high, jnp.asarray(5.0)).params["log_alpha"]) == 10.0
+    low = state.replace(log_alpha=tx_state(-4.99))
+    assert float(bear.alpha_step(config, low, jnp.asarray(-5.0)).params["log_alpha"]) == -5.0
+
+
+def _tiny(algo, **fields):
+    from tests.conftest import tiny_config
+    return tiny_config(algo, **fields)
+
+
+def test_bear_warm_up_trains_the_actor_on_the_mmd_alone():
+    from algos import bear
+    from algos.common import Spec
+    config = _tiny("bear", vae_hidden_dims=(16, 16), bear_warmup_steps=5)
+    state = bear.init(config, Spec((3,), "float32", 2, False), jax.random.PRNGKey(0))
+    batch = {"observations": jax.random.normal(jax.random.PRNGKey(1), (8, 3)),
+             "actions": jnp.zeros((8, 2))}
+    rng = jax.random.PRNGKey(2)
+    warm, warm_info = bear.actor_loss(state.actor.params, config, state, batch, rng, jnp.asarray(0))
+    after, info = bear.actor_loss(state.actor.params, config, state, batch, rng, jnp.asarray(5))
+    np.testing.assert_allclose(warm, info["alpha"] * info["mmd"], rtol=1e-5)  # alpha * mean MMD only
+    np.testing.assert_allclose(after - warm, -info["q_policy"], rtol=1e-4, atol=1e-6)  # then - Q joins
+
+
+def test_brac_kl_to_itself_is_zero_and_grows_when_the_policy_moves():
+    from algos import brac
+    from algos.common import Spec
+    config = _tiny("brac", actor_hidden_dims=(16, 16), behaviour_hidden_dims=(16, 16), brac_n_samples=64)
+    state = brac.init(config, Spec((3,), "float32", 2, False), jax.random.PRNGKey(0))
+    state = state.replace(behaviour=state.behaviour.replace(params=state.actor.params))  # pi_b = pi
+    obs = jax.random.normal(jax.random.PRNGKey(1), (16, 3))
+    kl = brac.divergence(config, state, state.actor.params, obs, jax.random.PRNGKey(2))
+    # equal densities up to the behaviour's 1e-3 clip of the sampled actions: ~0 everywhere
+    assert float(jnp.max(jnp.abs(kl))) < 0.05
+    moved = jax.tree_util.tree_map(lambda p: p + 0.5, state.actor.params)
+    assert float(brac.divergence(config, state, moved, obs, jax.random.PRNGKey(2)).mean()) > 0.5
+
+
+def test_fitting_the_behaviour_policy_lowers_its_negative_log_likelihood():
+    from algos import brac
+    from algos.common import Spec, fit_behaviour
+    config = _tiny("brac", behaviour_hidden_dims=(16, 16), behaviour_lr=1e-2)
+    state = brac.init(config, Spec((3,), "float32", 2, False), jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (64, 3))
+    batch = {"observations": obs, "actions": jnp.tanh(obs[:, :2])}  # a deterministic behaviour
+    step = jax.jit(lambda s: fit_behaviour(config, s, batch, None))
+    state, first = step(state)
+    for _ in range(200):
+        state, last = step(state)
+    assert float(last["behaviour_nll"]) < float(first["behaviour_nll"]) - 1.0
+
+
+def test_onestep_sarsa_bootstraps_from_the_logged_next_action():
+    from algos import onestep
+    tx = optax.sgd(0.0)
+    # Q_i(s, a) = c_i * a  (scalar action): the target uses Q'(s', a'_logged) with a' from the batch
+    critic = TrainState.create(apply_fn=lambda v, s, a: v["params"]["c"][:, None] * a[None, :, 0],
+                               params={"c": jnp.array([1.0])}, tx=tx)
+    state = onestep.OneStepState(actor=None, critic=critic, behaviour=None,
+                                 target_critic_params={"c": jnp.array([2.0])}, step=jnp.zeros((), jnp.int32))
+    batch = {"observations": jnp.zeros((2, 1)), "actions": jnp.array([[0.5], [1.0]]),
+             "next_observations": jnp.zeros((2, 1)), "next_actions": jnp.array([[0.25], [-1.0]]),
+             "rewards": jnp.array([1.0, 0.0]), "terminals": jnp.array([0.0, 1.0])}
+    config = ConfigDict(dict(discount=0.9))
+    # targets: 1 + 0.9 * 2 * 0.25 = 1.45 and 0 (terminal); Q = [0.5, 1.0]
+    loss, _ = onestep.sarsa_loss(critic.params, config, state, batch)
+    np.testing.assert_allclose(loss, ((0.5 - 1.45) ** 2 + 1.0) / 2, rtol=1e-6)
+
+
+def test_onestep_improvement_starts_from_the_fitted_behaviour_policy():
+    from algos import onestep
+    from algos.common import Spec
+    config = _tiny("onestep", behaviour_hidden_dims=(16, 16), onestep_n_samples=2)
+    state = onestep.init(config, Spec((3,), "float32", 2, False), jax.random.PRNGKey(0))
+    fitted = jax.tree_util.tree_map(lambda p: p + 1.0, state.behaviour.params)  # as if phase 1 ran
+    state = state.replace(behaviour=state.behaviour.replace(params=fitted))
+    batch = {"observations": jnp.ones((4, 3)), "actions": jnp.zeros((4, 2))}
+    # one Adam step moves each parameter by about actor_lr (1e-4): the result is the copy, nearly
+    new, _ = onestep.improve(config, state, batch, jax.random.PRNGKey(1), jnp.asarray(0))
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-2), new.actor.params, fitted)
+    later, _ = onestep.improve(config, state, batch, jax.random.PRNGKey(1), jnp.asarray(1))  # no copy after 0
+    diff = jax.tree_util.tree_map(lambda a, b: float(jnp.max(jnp.abs(a - b))), later.actor.params, fitted)
+    assert max(jax.tree_util.tree_leaves(diff)) > 0.5
