@@ -6,8 +6,10 @@ Pomerleau 1991; the deterministic MSE form used as the baseline in TD3+BC (Fujim
 of episodes by return; the driver does that filtering in `data/` before training.
 
 `config.policy_head = "gaussian"` fits a Gaussian with state-dependent std by maximum likelihood
-instead (loss = -log pi(a|s), acting with its mean): a behaviour policy with a density, which
-importance-sampling OPE divides by (scripts/ope.py fits one so). Variants change `actor_loss`.
+instead (loss = -log pi(a|s), acting with its mean), and "mixture" a mixture of Gaussians
+(networks/policies.MixtureGaussianPolicy: several modes, acting with the heaviest one's mean):
+a behaviour policy with a density, which importance-sampling OPE divides by (scripts/ope.py fits
+one so). Variants change `actor_loss`.
 """
 import functools
 
@@ -17,7 +19,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from algos.common import Spec, StitchError, actor_log_prob, create_train_state, make_optimizer, network_inputs
-from networks import DeterministicPolicy, GaussianPolicy
+from networks import DeterministicPolicy, likelihood_policy
 
 ACTIONS = "continuous"
 
@@ -29,8 +31,9 @@ class BCState(struct.PyTreeNode):
 
 def init(config, spec: Spec, rng) -> BCState:
     obs, _, torso = network_inputs(config, spec)
-    if config.get("policy_head", "deterministic") == "gaussian":
-        actor = GaussianPolicy(spec.action_dim, tuple(config.hidden_dims), state_dependent_std=True, torso=torso)
+    if config.get("policy_head", "deterministic") != "deterministic":  # gaussian | mixture | latent
+        actor = likelihood_policy(config.policy_head, spec.action_dim, config.hidden_dims, torso,
+                                  state_dependent_std=True, num_components=config.get("num_components", 5))
     else:
         actor = DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims), torso=torso)
     actor_state = create_train_state(actor, rng, (obs,), make_optimizer(config.actor_lr))
@@ -60,7 +63,7 @@ def act(config, state: BCState, observations, rng, deterministic: bool = True):
 
 
 def log_prob(config, state: BCState, observations, actions):
-    if config.get("policy_head", "deterministic") != "gaussian":
+    if config.get("policy_head", "deterministic") == "deterministic":
         raise StitchError("A deterministic BC policy has no density. Fix: train it with "
-                          "--config.policy_head=gaussian.")
+                          "--config.policy_head=gaussian (or mixture).")
     return actor_log_prob(config, state, observations, actions)

@@ -7,14 +7,18 @@ One difference from CORL: the policy is IQL's Gaussian (networks/policies.py), w
 squashed by tanh and whose state-independent log-std is clipped to [-5, 2]; CORL's mean is
 unbounded and its log-std clipped to [-20, 2].
 """
-from configs.base import ANTMAZE_TASKS, LOCOMOTION_TASKS, apply_preset, get_base_config, reward_affine, task_table
+from configs.base import (ANTMAZE_TASKS, LIKELIHOOD_HEAD_CHECK, LOCOMOTION_TASKS, add_policy_head_fields, apply_preset,
+                          get_base_config, reward_affine, task_table)
 
 DATASET_PRESETS = {**task_table(LOCOMOTION_TASKS, {}), **task_table(
     ANTMAZE_TASKS, {"awac_lambda": 0.1, **reward_affine(1.0, -1.0), "eval_episodes": 100})}
 
 
+CHECKS = {**LIKELIHOOD_HEAD_CHECK}
+
+
 def get_config(preset=None):
-    c = get_base_config()
+    c = add_policy_head_fields(get_base_config())  # gaussian (the paper's) | mixture
     c.algo = "awac"
     c.init = "pytorch"              # CORL's awac.py: torch.nn.Linear's default (networks/inits.py)
     c.hidden_dims = (256, 256, 256)  # CORL's AWAC: three hidden layers for actor and critics

@@ -6,5 +6,6 @@ def get_config(preset=None):
     c = get_base_config()
     c.algo = "bc"
     c.init = "pytorch"              # the reference code's torch.nn.Linear default (networks/inits.py)
-    c.policy_head = "deterministic"  # deterministic (MSE, CORL's BC) | gaussian (max likelihood: a density)
+    c.policy_head = "deterministic"  # deterministic (MSE, CORL's BC) | gaussian | mixture (max likelihood: a density)
+    c.num_components = 5            # the mixture head's components
     return apply_preset(c, preset)

@@ -8,7 +8,8 @@ VARIANT_DATASET_PRESETS["corl"] (`:corl,auto`): CORL's per-task changes (configs
 corl-team/CORL at eeeeef2), of which stitch has all but hopper-medium(-replay)'s deterministic
 actor (README, reproduction table).
 """
-from configs.base import ANTMAZE_TASKS, LOCOMOTION_TASKS, apply_preset, get_base_config, reward_affine, task_table
+from configs.base import (ANTMAZE_TASKS, LIKELIHOOD_HEAD_CHECK, LOCOMOTION_TASKS, add_policy_head_fields, apply_preset,
+                          get_base_config, reward_affine, task_table)
 
 ANTMAZE = {"expectile": 0.9, "temperature": 10.0, **reward_affine(1.0, -1.0),
            "eval_episodes": 100, "eval_interval": 100_000}
@@ -24,8 +25,11 @@ VARIANT_DATASET_PRESETS = {"corl": {
 }}
 
 
+CHECKS = {**LIKELIHOOD_HEAD_CHECK}
+
+
 def get_config(preset=None):
-    c = get_base_config()
+    c = add_policy_head_fields(get_base_config())  # gaussian (the paper's) | mixture
     c.algo = "iql"
     c.init = "orthogonal"           # the authors' jaxrl code: orthogonal(sqrt 2) on every layer
     c.expectile = 0.7               # tau of the expectile regression for V

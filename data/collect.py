@@ -126,10 +126,41 @@ def build_pendulum_mixed(dataset_id: str = "stitch/pendulum/mixed-v0", num_steps
                     "ref_min: uniform random policy; ref_max: the noise-free controller.")
 
 
-BUILTIN_DATASETS = {"stitch/pendulum/mixed-v0": build_pendulum_mixed}
+TWO_MODE_OFFSET = 1.2  # the two behaviours' torques sit this far either side of 0 (Pendulum's range is +-2)
 
 
-SCRIPTED_POLICIES = {"pendulum_swingup": lambda obs, rng, ep: pendulum_swingup(obs)}
+def pendulum_two_modes(obs):
+    """The two scripted behaviours' actions at `obs` (each (1,)): a torque of +-1.2 that leans
+    with the angle by 0.3 sin(theta), so each mode is a function of the state."""
+    lean = 0.3 * obs[1]
+    return (np.array([TWO_MODE_OFFSET + lean], np.float32), np.array([-TWO_MODE_OFFSET + lean], np.float32))
+
+
+def pendulum_two_mode_policy(obs, rng, episode):
+    """At every step one of the two behaviours, each with probability 1/2, plus noise of std 0.05:
+    every visited state has both modes in the data, 2.4 apart."""
+    a, b = pendulum_two_modes(obs)
+    pick = a if rng.random() < 0.5 else b
+    return np.clip(pick + 0.05 * rng.normal(size=1), -2.0, 2.0).astype(np.float32)
+
+
+def build_pendulum_two_mode(dataset_id: str = "stitch/pendulum/two-mode-v0", num_steps: int = 10_000):
+    return collect(
+        "Pendulum-v1", pendulum_two_mode_policy, num_steps, dataset_id, seed=0,
+        reference_policy=lambda obs, rng, ep: pendulum_swingup(obs), ref_episodes=10,
+        algorithm_name="stitch scripted two-mode",
+        description="Pendulum-v1, two scripted behaviours mixed per step: torques +1.2 and -1.2 "
+                    "(each leaning 0.3 sin(theta)), noise 0.05. A policy that averages them acts "
+                    "near 0, which neither behaviour does. ref_min: uniform random policy; ref_max: "
+                    "the swing-up controller.")
+
+
+BUILTIN_DATASETS = {"stitch/pendulum/mixed-v0": build_pendulum_mixed,
+                    "stitch/pendulum/two-mode-v0": build_pendulum_two_mode}
+
+
+SCRIPTED_POLICIES = {"pendulum_swingup": lambda obs, rng, ep: pendulum_swingup(obs),
+                     "pendulum_two_mode": pendulum_two_mode_policy}
 
 
 def with_action_noise(policy: Policy, space, action_noise: float) -> Policy:

@@ -323,3 +323,14 @@ def test_onestep_improvement_starts_from_the_fitted_behaviour_policy():
     later, _ = onestep.improve(config, state, batch, jax.random.PRNGKey(1), jnp.asarray(1))  # no copy after 0
     diff = jax.tree_util.tree_map(lambda a, b: float(jnp.max(jnp.abs(a - b))), later.actor.params, fitted)
     assert max(jax.tree_util.tree_leaves(diff)) > 0.5
+
+
+def test_the_mixture_head_acts_in_a_mode_where_the_gaussian_averages_them(tmp_path):
+    """Two scripted behaviours (torques +-1.2 in the same states, data/collect.py): BC's Gaussian
+    head acts between them, its mixture head in one of them (scripts/multimodal.py's measure)."""
+    from scripts.multimodal import measure
+    result = measure(["gaussian", "mixture"], num_updates=1500, num_seeds=1, margin=0.3,
+                     workdir=str(tmp_path), hidden=(32, 32))
+    gaussian, mixture = result["gaussian"], result["mixture"]
+    assert gaussian["in_mode"][0] < 0.2 and gaussian["mean_abs_action"][0] < 0.6
+    assert mixture["in_mode"][0] > 0.8 and mixture["mean_abs_action"][0] > 0.9
