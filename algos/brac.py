@@ -60,7 +60,7 @@ def divergence(config, state: BRACState, actor_params, observations, rng):
     """Sampled KL(pi || pi_b) per state, (batch,); differentiable in the actor's parameters."""
     dist = state.actor.apply_fn({"params": actor_params}, observations)
     actions, log_pi = jax.vmap(dist.sample_and_log_prob)(jax.random.split(rng, config.brac_n_samples))
-    log_b = behaviour_log_prob(state.behaviour, state.behaviour.params, observations, actions)
+    log_b = behaviour_log_prob(config, state.behaviour, state.behaviour.params, observations, actions)
     return sampled_kl(log_pi, log_b)
 
 

@@ -61,12 +61,12 @@ def critic_loss(critic_params, config, state: CRRState, batch, rng):
 
 
 def advantage(config, state: CRRState, observations, actions, rng):
-    """A(s, a) = Q(s, a) - V(s), V from m policy samples (mean or max); Q the critics' minimum."""
+    """(A(s, a), V(s)): A = Q(s, a) - V(s), V from m policy samples (mean or max); Q the critics' minimum."""
     q = lambda a: jnp.min(state.critic.apply_fn({"params": state.critic.params}, observations, a), axis=0)
     dist = state.actor.apply_fn({"params": state.actor.params}, observations)
     q_samples = q(_samples(dist, rng, config.crr_n_samples))  # (m, B)
     value = jnp.mean(q_samples, axis=0) if config.crr_advantage == "mean" else jnp.max(q_samples, axis=0)
-    return q(actions) - value
+    return q(actions) - value, value
 
 
 def advantage_filter(advantages, kind: str, beta: float, max_weight: float):
@@ -77,12 +77,13 @@ def advantage_filter(advantages, kind: str, beta: float, max_weight: float):
 
 
 def actor_loss(actor_params, config, state: CRRState, batch, rng):
-    advantages = advantage(config, state, batch["observations"], batch["actions"], rng)
+    advantages, value = advantage(config, state, batch["observations"], batch["actions"], rng)
     weights = jax.lax.stop_gradient(advantage_filter(advantages, config.crr_filter, config.crr_beta,
                                                      config.crr_max_weight))
     dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
     loss = -jnp.mean(weights * dist.log_prob(batch["actions"]))
-    return loss, {"actor_loss": loss, "adv_weight": weights.mean(), "advantage": advantages.mean()}
+    return loss, {"actor_loss": loss, "adv_weight": weights.mean(), "advantage": advantages.mean(),
+                  "q_policy": value.mean()}
 
 
 def update(config, state: CRRState, batch, rng, step):

@@ -87,7 +87,7 @@ def improve_loss(actor_params, config, state: OneStepState, batch, rng):
     action_rng, kl_rng = jax.random.split(rng)
     q = _q(state, obs, dist.sample(action_rng))
     samples, log_pi = jax.vmap(dist.sample_and_log_prob)(jax.random.split(kl_rng, config.onestep_n_samples))
-    kl = sampled_kl(log_pi, behaviour_log_prob(state.behaviour, state.behaviour.params, obs, samples))
+    kl = sampled_kl(log_pi, behaviour_log_prob(config, state.behaviour, state.behaviour.params, obs, samples))
     loss = jnp.mean(-q + config.onestep_alpha * kl)
     return loss, {"actor_loss": loss, "q_policy": q.mean(), "kl": kl.mean()}
 

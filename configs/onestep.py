@@ -11,8 +11,9 @@ the repository does not record, so there is no per-task table.
 """
 from configs.base import BEHAVIOUR_CHECKS, add_behaviour_fields, apply_preset, get_base_config
 
-VARIANTS = {"pendulum": {"behaviour_hidden_dims": (64, 64), "behaviour_steps": 5_000, "q_steps": 10_000,
-                         "num_updates": 5_000}}
+VARIANTS = {"pendulum": {"behaviour_hidden_dims": (64, 64), "behaviour_steps": 10_000, "q_steps": 20_000,
+                         "num_updates": 5_000, "batch_size": 256, "behaviour_lr": 3e-4, "critic_lr": 3e-4,
+                         "actor_lr": 3e-4}}
 
 CHECKS = {
     "q_steps": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (SARSA updates)"),

@@ -41,13 +41,47 @@ SIZES = {
     "cql": dict(hidden=[256, 256, 256], batch=256),
     "sac_n": dict(hidden=[256, 256, 256], batch=256, critics=10),
     "rebrac": dict(hidden=[256, 256, 256], batch=1024),
+    "bcq": dict(hidden=[400, 300], batch=100, vae=[750, 750]),
+    "bear": dict(hidden=[400, 300], batch=100, vae=[750, 750]),
+    "crr": dict(hidden=[256, 256], batch=100),
 }
+
+
+def constraint_config(name):
+    """d3rlpy's BCQ, BEAR and CRR at stitch's sizes (issue 15's side by side), the same for the
+    throughput and the scores runs. Each keeps d3rlpy's own defaults (d3rlpy 2.8.1's configs) but
+    for the shared sizes: BCQ's match the authors' as stitch's do (lr 1e-3, lambda 0.75, phi 0.05,
+    100 acting samples, VAE KL weight 0.5); BEAR's are d3rlpy's (lr 1e-4 actor, 3e-4 critic and
+    VAE, 4 MMD samples, laplacian sigma 20, a SAC entropy term, 40k warm-up); CRR's as stitch's
+    (one critic, exp filter, mean advantage, 4 samples, hard target copies every 100)."""
+    import d3rlpy
+    from d3rlpy.models.encoders import VectorEncoderFactory
+
+    size = SIZES[name]
+    enc = VectorEncoderFactory(size["hidden"])
+    if name == "bcq":
+        return d3rlpy.algos.BCQConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
+                                      imitator_encoder_factory=VectorEncoderFactory(size["vae"]),
+                                      batch_size=size["batch"], lam=0.75, action_flexibility=0.05,
+                                      n_action_samples=100, beta=0.5)
+    if name == "bear":
+        return d3rlpy.algos.BEARConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
+                                       imitator_encoder_factory=VectorEncoderFactory(size["vae"]),
+                                       batch_size=size["batch"])
+    if name == "crr":
+        return d3rlpy.algos.CRRConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
+                                      batch_size=size["batch"], beta=1.0, n_action_samples=4,
+                                      advantage_type="mean", weight_type="exp", max_weight=20.0,
+                                      target_update_type="hard", target_update_interval=100)
+    raise ValueError(name)
 
 
 def make_config(name):
     import d3rlpy
     from d3rlpy.models.encoders import VectorEncoderFactory
 
+    if name in ("bcq", "bear", "crr"):
+        return constraint_config(name)
     size = SIZES[name]
     enc = VectorEncoderFactory(size["hidden"])
     common = dict(batch_size=size["batch"])
@@ -124,6 +158,8 @@ def scores_config(name, dataset_id, num_updates):
     from d3rlpy.models.encoders import VectorEncoderFactory
     from d3rlpy.preprocessing import ReturnBasedRewardScaler, StandardObservationScaler
 
+    if name in ("bcq", "bear", "crr"):
+        return constraint_config(name)
     size = SIZES[name]
     enc = VectorEncoderFactory(size["hidden"])
     common = dict(batch_size=size["batch"])
@@ -162,7 +198,7 @@ def scores_config(name, dataset_id, num_updates):
             actor_learning_rate=1e-3, critic_learning_rate=1e-3, gamma=0.99, target_smoothing_sigma=0.2,
             target_smoothing_clip=0.5, update_actor_interval=2, actor_beta=actor_beta,
             critic_beta=critic_beta, observation_scaler=StandardObservationScaler(), **common)
-    raise ValueError(f"no d3rlpy scores config for '{name}'; use one of bc, td3_bc, iql, awac, cql, rebrac.")
+    raise ValueError(f"no d3rlpy scores config for '{name}'; use one of {', '.join(SIZES)}.")
 
 
 def minari_mdp(dataset_id):

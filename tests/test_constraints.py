@@ -225,7 +225,7 @@ def test_crr_advantage_uses_the_mean_or_max_of_policy_samples():
     samples = jnp.clip(jax.vmap(Fixed().sample)(jax.random.split(rng, 4)), -1, 1)[..., 0]  # (4, B)
     for kind, value in (("mean", samples.mean(0)), ("max", samples.max(0))):
         config = ConfigDict(dict(crr_n_samples=4, crr_advantage=kind))
-        np.testing.assert_allclose(crr.advantage(config, state, obs, actions, rng), 0.3 - value, rtol=1e-6)
+        np.testing.assert_allclose(crr.advantage(config, state, obs, actions, rng)[0], 0.3 - value, rtol=1e-6)
 
 
 def test_bear_alpha_rises_above_epsilon_falls_below_and_is_clipped():

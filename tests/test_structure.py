@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from algos import ALGOS
-from algos.common import Spec, contract
+from algos.common import Spec, contract, takes_step
 from algos.runs import init_runs
 from algos.trainer import make_train_chunk
 from data import samplers
@@ -30,17 +30,27 @@ def case(name, **overrides):
     algo = ALGOS[name]
     discrete = contract(algo).actions == "discrete"
     dataset = _fake_dataset(discrete=discrete)
+    config = tiny_config(name, **overrides)
+    extra = samplers.prepare_columns(config, {k: np.asarray(v) for k, v in dataset.items()},
+                                     [main_phase(algo).sampler])  # e.g. AWR's Monte-Carlo returns
+    dataset.update({k: jnp.asarray(v) for k, v in extra.items()})
     spec = Spec((3,), "float32", 2, discrete)
-    return tiny_config(name, **overrides), algo, spec, dataset
+    return config, algo, spec, dataset
 
 
 def sample_batch(dataset, rng, batch_size):
     return samplers.sample(samplers.transitions, tiny_config(batch_size=batch_size), dataset, rng)
 
 
+def main_phase(algo):
+    """The phase that trains for num_updates (the policy's; FQE's evaluation): the one these
+    tests run, with its own sampler and update."""
+    return [p for p in contract(algo).phases if p.steps == "num_updates"][-1]
+
+
 def chunk_fn(config, algo, n):
-    """One run's chunk of the algorithm's (single) phase, as (carry, data) -> (carry, metrics)."""
-    chunk = make_train_chunk(config, contract(algo).phases[0], n)
+    """One run's chunk of the algorithm's main phase, as (carry, data) -> (carry, metrics)."""
+    chunk = make_train_chunk(config, main_phase(algo), n)
     return lambda carry, data: chunk(carry, {}, data)
 
 
@@ -75,18 +85,22 @@ def test_scanned_updates_equal_single_jitted_updates(name):
     carry = _seed(init_carry(config, algo, spec, dataset), 0)
     scanned, metrics = jax.jit(chunk_fn(config, algo, n))(carry, dataset)
 
-    update = jax.jit(functools.partial(algo.update, config))
+    phase = main_phase(algo)
+    update = jax.jit(functools.partial(phase.update, config))
     state, rng = carry
     losses = []
-    for _ in range(n):
+    for i in range(n):
         rng, sample_rng, update_rng = jax.random.split(rng, 3)
-        state, m = update(state, sample_batch(dataset, sample_rng, config.batch_size), update_rng)
+        batch = samplers.sample(phase.sampler, config, dataset, sample_rng)
+        step = {"step": jnp.asarray(i, jnp.int32)} if takes_step(phase.update) else {}
+        state, m = update(state, batch, update_rng, **step)
         losses.append(m)
     _assert_trees_close(scanned[0], state)
-    # The critic diagnostics users read (README "Reading the critic diagnostics").
-    if name != "bc":
+    # The critic diagnostics users read (README "Reading the critic diagnostics"); AWR has a V only,
+    # and one-step's critic trains in its "evaluate" phase, not in this one.
+    if name not in ("bc", "awr", "onestep"):
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "iql", "fqe", "fqe_discrete"):  # IQL never queries Q on the policy's actions; FQE has no policy
+    if name not in ("bc", "awr", "iql", "fqe", "fqe_discrete"):  # IQL never queries Q on the policy's actions; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
