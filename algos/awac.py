@@ -72,7 +72,7 @@ def actor_loss(actor_params, config, state: AWACState, batch, rng):
     q_data, q_policy = critic(batch["actions"]), critic(_policy_action(state, obs, rng))
     weights = jax.lax.stop_gradient(advantage_weights(q_data, q_policy, config.awac_lambda))
     dist = state.actor.apply_fn({"params": actor_params}, obs)
-    loss = -jnp.mean(weights * dist.log_prob(batch["actions"]))
+    loss = -jnp.mean(weights * dist.log_prob(batch["actions"], jax.random.fold_in(rng, 1)))
     return loss, {"actor_loss": loss, "q_policy": q_policy.mean(), "adv_weight": weights.mean(),
                   "advantage": (q_data - q_policy).mean()}
 

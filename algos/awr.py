@@ -56,23 +56,23 @@ def advantage_weights(advantages, temperature, weight_clip, standardise: bool = 
     return jnp.minimum(jnp.exp(advantages / temperature), weight_clip)
 
 
-def actor_loss(actor_params, config, state: AWRState, batch):
+def actor_loss(actor_params, config, state: AWRState, batch, rng=None):
     v = state.value.apply_fn({"params": state.value.params}, batch["observations"])
     advantages = batch["mc_returns"] - v
     weights = jax.lax.stop_gradient(advantage_weights(advantages, config.awr_temperature, config.awr_weight_clip,
                                                       config.awr_standardise))
     dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
-    loss = -jnp.mean(weights * dist.log_prob(batch["actions"]))
+    loss = -jnp.mean(weights * dist.log_prob(batch["actions"], rng))
     return loss, {"actor_loss": loss, "adv_weight": weights.mean(), "advantage": advantages.mean(),
                   "clipped_fraction": jnp.mean(weights >= config.awr_weight_clip)}
 
 
 def update(config, state: AWRState, batch, rng):
-    del rng
     # As the paper's code: the value first, then the advantages from the updated value.
     (_, value_info), grads = jax.value_and_grad(value_loss, has_aux=True)(state.value.params, state, batch)
     state = state.replace(value=state.value.apply_gradients(grads=grads))
-    (_, actor_info), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor.params, config, state, batch)
+    (_, actor_info), grads = jax.value_and_grad(actor_loss, has_aux=True)(
+        state.actor.params, config, state, batch, rng)
     state = state.replace(actor=state.actor.apply_gradients(grads=grads), step=state.step + 1)
     return state, {**value_info, **actor_info}
 

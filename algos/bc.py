@@ -40,16 +40,16 @@ def init(config, spec: Spec, rng) -> BCState:
     return BCState(actor=actor_state, step=jnp.zeros((), jnp.int32))
 
 
-def actor_loss(params, actor: TrainState, batch):
+def actor_loss(params, actor: TrainState, batch, rng=None):
     pred = actor.apply_fn({"params": params}, batch["observations"])
     if not isinstance(pred, jnp.ndarray):  # the Gaussian head: maximum likelihood
-        return -jnp.mean(pred.log_prob(batch["actions"]))
+        return -jnp.mean(pred.log_prob(batch["actions"], rng))  # rng: the latent head's ELBO noise
     return jnp.mean(jnp.square(pred - batch["actions"]))
 
 
 def update(config, state: BCState, batch, rng):
-    del config, rng
-    loss, grads = jax.value_and_grad(actor_loss)(state.actor.params, state.actor, batch)
+    del config
+    loss, grads = jax.value_and_grad(actor_loss)(state.actor.params, state.actor, batch, rng)
     actor = state.actor.apply_gradients(grads=grads)
     return state.replace(actor=actor, step=state.step + 1), {"actor_loss": loss}
 

@@ -81,7 +81,7 @@ def actor_loss(actor_params, config, state: CRRState, batch, rng):
     weights = jax.lax.stop_gradient(advantage_filter(advantages, config.crr_filter, config.crr_beta,
                                                      config.crr_max_weight))
     dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
-    loss = -jnp.mean(weights * dist.log_prob(batch["actions"]))
+    loss = -jnp.mean(weights * dist.log_prob(batch["actions"], jax.random.fold_in(rng, 1)))
     return loss, {"actor_loss": loss, "adv_weight": weights.mean(), "advantage": advantages.mean(),
                   "q_policy": value.mean()}
 

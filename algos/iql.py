@@ -69,26 +69,25 @@ def critic_loss(critic_params, config, state: IQLState, batch):
     return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
 
 
-def actor_loss(actor_params, config, state: IQLState, batch):
+def actor_loss(actor_params, config, state: IQLState, batch, rng=None):
     v = state.value.apply_fn({"params": state.value.params}, batch["observations"])
     q = ensemble_min(state.critic.apply_fn({"params": state.target_critic_params},
                                            batch["observations"], batch["actions"]))
     weights = jnp.minimum(jnp.exp(config.temperature * (q - v)), EXP_ADV_MAX)
     dist = state.actor.apply_fn({"params": actor_params}, batch["observations"])
-    log_prob = dist.log_prob(batch["actions"])
+    log_prob = dist.log_prob(batch["actions"], rng)  # rng: the latent head's ELBO noise
     loss = -(weights * log_prob).mean()
     return loss, {"actor_loss": loss, "adv_weight": weights.mean(), "advantage": (q - v).mean()}
 
 
 def update(config, state: IQLState, batch, rng):
-    del rng
     # Order as in the paper's code: V from the target Q, then the actor and Q from the new V.
     (_, value_info), grads = jax.value_and_grad(value_loss, has_aux=True)(
         state.value.params, config, state, batch)
     state = state.replace(value=state.value.apply_gradients(grads=grads))
 
     (_, actor_info), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-        state.actor.params, config, state, batch)
+        state.actor.params, config, state, batch, rng)
     actor = state.actor.apply_gradients(grads=grads)
 
     (_, critic_info), grads = jax.value_and_grad(critic_loss, has_aux=True)(

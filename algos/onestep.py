@@ -82,7 +82,7 @@ def improve_loss(actor_params, config, state: OneStepState, batch, rng):
         advantage = _q(state, obs, batch["actions"]) - jnp.mean(_q(state, obs, samples), axis=0)
         weights = jax.lax.stop_gradient(jnp.minimum(jnp.exp(config.onestep_temperature * advantage), MAX_WEIGHT))
         actions = jnp.clip(batch["actions"], -1.0 + 1e-4, 1.0 - 1e-4)  # the code's stable_action
-        loss = -jnp.mean(weights * dist.log_prob(actions))
+        loss = -jnp.mean(weights * dist.log_prob(actions, jax.random.fold_in(rng, 1)))
         return loss, {"actor_loss": loss, "adv_weight": weights.mean(), "advantage": advantage.mean()}
     action_rng, kl_rng = jax.random.split(rng)
     q = _q(state, obs, dist.sample(action_rng))

@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from networks.generative import ActionVAE, gaussian_kl_to_standard
 from networks.inits import layer_init
 from networks.mlp import MLP, dense
 from networks.torsos import Torso, TorsoSpec, matmul_dtype
@@ -61,7 +62,8 @@ class GaussianDist:
     def sample(self, rng):
         return self.sample_and_log_prob(rng)[0]
 
-    def log_prob(self, actions):
+    def log_prob(self, actions, rng=None):
+        del rng  # an exact density: no noise (the latent head's surrogate takes one)
         if not self.squash:
             return _gaussian_log_prob(actions, self.mean, self.log_std)
         actions = jnp.clip(actions, -1 + 1e-6, 1 - 1e-6)
@@ -129,7 +131,8 @@ class MixtureDist:
         return jax.nn.log_softmax(self.logits, axis=-1) + _gaussian_log_prob(
             actions[..., None, :], self.means, self.log_stds)
 
-    def log_prob(self, actions):
+    def log_prob(self, actions, rng=None):
+        del rng
         return jax.nn.logsumexp(self.component_log_probs(actions), axis=-1)
 
     def _pick(self, x, k):
@@ -177,6 +180,68 @@ class MixtureGaussianPolicy(nn.Module):
 
 
 
+
+class LatentDist:
+    """A latent-variable policy's distribution: a = tanh(D(s, z)) with z ~ N(0, I) clipped.
+
+    It has no closed-form density; `log_prob` is the ELBO of a decoder with a fixed std
+    sigma (`decoder_std`): E_q[log N(a; D(s, z), sigma^2)] - KL(q(z|s, a) || N(0, I)), one z drawn
+    from q by `rng` (reparameterised; without an rng, z is q's mean). A likelihood fit maximises
+    it as it would log pi. `mode()` decodes z = 0.
+    """
+
+    def __init__(self, vae, variables, observations, mode, decoder_std, temperature):
+        self.vae, self.variables, self.observations = vae, variables, observations
+        self._mode, self.decoder_std, self.temperature = mode, decoder_std, temperature
+
+    def mode(self):
+        return self._mode
+
+    def sample(self, rng):
+        z = self.temperature * jax.random.normal(rng, (*self._mode.shape[:-1], self.vae.latent_dim))
+        z = jnp.clip(z, -self.vae.latent_clip, self.vae.latent_clip)
+        return self.vae.apply(self.variables, self.observations, z, method=ActionVAE.decode)
+
+    def log_prob(self, actions, rng=None):
+        mean, log_std = self.vae.apply(self.variables, self.observations, actions, method=ActionVAE.encode)
+        z = mean if rng is None else mean + jnp.exp(log_std) * jax.random.normal(rng, mean.shape)
+        recon = self.vae.apply(self.variables, self.observations, z, method=ActionVAE.decode)
+        kl = jnp.sum(gaussian_kl_to_standard(mean, log_std), axis=-1)
+        log_std_d = jnp.log(self.decoder_std)
+        reconstruction = _gaussian_log_prob(actions, recon, jnp.broadcast_to(log_std_d, recon.shape))
+        return reconstruction - kl
+
+    def sample_and_log_prob(self, rng):
+        sample_rng, noise_rng = jax.random.split(rng)
+        x = self.sample(sample_rng)
+        return x, self.log_prob(x, noise_rng)
+
+
+class LatentPolicy(nn.Module):
+    """A latent (VAE) policy head (networks/generative.ActionVAE): multimodal through its latent,
+    fitted by the ELBO of LatentDist.log_prob (`policy_head=latent`). The latent has 2 x
+    action_dim dimensions, as BCQ's. The decoder's fixed std (0.1 in the [-1, 1] action space)
+    sets how much reconstruction is worth against the KL: BCQ's loss weighting (an MSE against
+    half a KL) is a std of 0.5 per action dimension, at which modes 1.2 apart collapse into their
+    mean (measured on the two-mode data, scripts/multimodal.py)."""
+
+    action_dim: int
+    hidden_dims: Sequence[int] = (256, 256)
+    decoder_std: float = 0.1
+    torso: TorsoSpec = TorsoSpec()
+
+    @nn.compact
+    def __call__(self, observations, temperature: float = 1.0):
+        make = lambda parent: ActionVAE(self.action_dim, 2 * self.action_dim, tuple(self.hidden_dims),
+                                        torso=self.torso, parent=parent)
+        vae = make(self)  # the bound submodule: creates and holds the parameters
+        batch = observations.shape[:observations.ndim - self.torso.observation_ndim]
+        mode = vae.decode(observations, jnp.zeros((*batch, 2 * self.action_dim)))
+        if self.is_initializing():
+            vae.encode(observations, mode)  # the encoder's parameters exist from init on
+        variables = {"params": self.variables["params"][vae.name]}
+        return LatentDist(make(None), variables, observations, mode, self.decoder_std, temperature)
+
 class PerturbationPolicy(nn.Module):
     """BCQ's perturbation model xi(s, a): a + phi * tanh(MLP(s, a)), clipped to [-1, 1], so the
     policy moves a generated action by at most phi per dimension. `actions` may have leading axes
@@ -199,20 +264,23 @@ class PerturbationPolicy(nn.Module):
             x = mlp((features, actions))
         return jnp.clip(actions + self.phi * jnp.tanh(x), -1.0, 1.0)
 
-POLICY_HEADS = ("gaussian", "mixture", "tanh_gaussian")
+POLICY_HEADS = ("gaussian", "mixture", "latent", "tanh_gaussian")
 
 
 def likelihood_policy(kind: str, action_dim: int, hidden_dims, torso: TorsoSpec = TorsoSpec(),
                       state_dependent_std: bool = False, num_components: int = 5):
     """A policy fitted by (weighted) likelihood, by `config.policy_head` (or `behaviour_head`):
     gaussian (GaussianPolicy: one mode, tanh mean) | mixture (MixtureGaussianPolicy:
-    `num_components` modes) | tanh_gaussian (TanhGaussianPolicy: squashed, state-dependent std).
-    Each returns a distribution with log_prob, sample, sample_and_log_prob and mode. This is
+    `num_components` modes) | latent (LatentPolicy: a VAE, a surrogate density) | tanh_gaussian
+    (TanhGaussianPolicy: squashed, state-dependent std). Each returns a distribution with
+    log_prob(actions, rng=None), sample, sample_and_log_prob and mode. This is
     also the fitted behaviour policy of BRAC and one-step (algos/common.fit_behaviour)."""
     if kind == "gaussian":
         return GaussianPolicy(action_dim, tuple(hidden_dims), state_dependent_std=state_dependent_std, torso=torso)
     if kind == "mixture":
         return MixtureGaussianPolicy(action_dim, tuple(hidden_dims), num_components=num_components, torso=torso)
+    if kind == "latent":
+        return LatentPolicy(action_dim, tuple(hidden_dims), torso=torso)
     if kind == "tanh_gaussian":
         return TanhGaussianPolicy(action_dim, tuple(hidden_dims), torso=torso)
     raise ValueError(f"Unknown policy head '{kind}'; use one of {POLICY_HEADS}.")

@@ -5,8 +5,8 @@
 The data (`stitch/pendulum/two-mode-v0`, data/collect.py, built on first use) mixes two scripted
 behaviours at every step: torques of about +1.2 and -1.2 in the same states. A likelihood-fitted
 policy is then evaluated on the data's own states: the fraction of its deterministic actions
-within `--margin` (env units) of either behaviour's action at that state, and their mean
-|action|. One Gaussian must put its mean between the modes (near 0, where neither behaviour
+within `--margin` (env units) of either behaviour's action at that state, their mean |action|,
+and the same fraction for its sampled actions. One Gaussian must put its mean between the modes (near 0, where neither behaviour
 acts); a mixture of Gaussians can act in one of them.
 """
 import json
@@ -23,7 +23,7 @@ DATASET = "stitch/pendulum/two-mode-v0"
 
 
 def define_flags():
-    flags.DEFINE_list("heads", ["gaussian", "mixture"], "BC's policy heads to compare (configs/bc.py policy_head)")
+    flags.DEFINE_list("heads", ["gaussian", "mixture", "latent"], "BC's policy heads to compare (configs/bc.py policy_head)")
     flags.DEFINE_integer("num_updates", 5_000, "BC updates per head")
     flags.DEFINE_integer("num_seeds", 3, "vmapped seeds per head")
     flags.DEFINE_float("margin", 0.3, "an action within this of a behaviour's (env units, range +-2) is in that mode")
@@ -40,7 +40,8 @@ def mode_fractions(actions, observations, margin):
 
 
 def measure(heads, num_updates, num_seeds, margin, workdir, hidden=(64, 64)):
-    """{head: {"in_mode": [per seed], "mean_abs_action": [...], "normalized_score": [...]}}."""
+    """{head: {"in_mode": [per seed], "mean_abs_action": [...], "sampled_in_mode": [...],
+    "normalized_score": [...]}}."""
     from algos.trainer import train_and_evaluate
     from algos.workdir import load_batched_policy
     from configs import bc
@@ -55,12 +56,16 @@ def measure(heads, num_updates, num_seeds, margin, workdir, hidden=(64, 64)):
         results = train_and_evaluate(config, run_dir)  # builds the data on first use
         if observations is None:
             observations = read_columns(DATASET)[0]["observations"][::5]  # every 5th state of the data
-        row = {"in_mode": [], "mean_abs_action": [], "normalized_score": results["final_normalized_score"]}
+        row = {"in_mode": [], "mean_abs_action": [], "sampled_in_mode": [],
+               "normalized_score": results["final_normalized_score"]}
         for run in range(num_seeds):
             policy, _, _ = load_batched_policy(run_dir, run)
             in_mode, mean_abs = mode_fractions(policy(observations), observations, margin)
             row["in_mode"].append(in_mode)
             row["mean_abs_action"].append(mean_abs)
+            sampler, _, _ = load_batched_policy(run_dir, run, deterministic=False)
+            actions = sampler(observations, np.random.default_rng(run))
+            row["sampled_in_mode"].append(mode_fractions(actions, observations, margin)[0])
         out[head] = row
     return out
 
@@ -74,7 +79,8 @@ def main(argv):
     for head, row in result.items():
         print(f"{head}: actions within {F.margin} of a mode {np.mean(row['in_mode']):.1%} "
               f"(per seed {', '.join(f'{x:.2f}' for x in row['in_mode'])}), mean |a| "
-              f"{np.mean(row['mean_abs_action']):.2f} (the modes are at about 1.2)")
+              f"{np.mean(row['mean_abs_action']):.2f} (the modes are at about 1.2); sampled actions within "
+              f"{F.margin} of a mode {np.mean(row['sampled_in_mode']):.1%}")
     if F.out:
         os.makedirs(os.path.dirname(os.path.abspath(F.out)), exist_ok=True)
         with open(F.out, "w") as f:

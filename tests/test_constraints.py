@@ -327,10 +327,31 @@ def test_onestep_improvement_starts_from_the_fitted_behaviour_policy():
 
 def test_the_mixture_head_acts_in_a_mode_where_the_gaussian_averages_them(tmp_path):
     """Two scripted behaviours (torques +-1.2 in the same states, data/collect.py): BC's Gaussian
-    head acts between them, its mixture head in one of them (scripts/multimodal.py's measure)."""
+    head acts between them, its mixture head in one of them, its latent head samples in them
+    (scripts/multimodal.py's measure)."""
     from scripts.multimodal import measure
-    result = measure(["gaussian", "mixture"], num_updates=1500, num_seeds=1, margin=0.3,
+    result = measure(["gaussian", "mixture", "latent"], num_updates=1500, num_seeds=1, margin=0.3,
                      workdir=str(tmp_path), hidden=(32, 32))
-    gaussian, mixture = result["gaussian"], result["mixture"]
+    gaussian, mixture, latent = result["gaussian"], result["mixture"], result["latent"]
     assert gaussian["in_mode"][0] < 0.2 and gaussian["mean_abs_action"][0] < 0.6
     assert mixture["in_mode"][0] > 0.8 and mixture["mean_abs_action"][0] > 0.9
+    # the latent (VAE) head keeps the modes in its samples; its z = 0 "mode" decodes between them
+    assert latent["sampled_in_mode"][0] > 0.6 and latent["in_mode"][0] < 0.2
+
+
+def test_latent_head_log_prob_is_the_elbo_by_hand():
+    from networks.policies import LatentPolicy
+    from networks.generative import ActionVAE
+    head = LatentPolicy(action_dim=2, hidden_dims=(8,), decoder_std=0.1)
+    obs, actions = jnp.ones((3, 4)), jnp.array([[0.2, -0.3], [0.0, 0.5], [0.9, -0.9]])
+    params = head.init(jax.random.PRNGKey(0), obs)
+    dist = head.apply(params, obs)
+    mean, log_std = dist.vae.apply(dist.variables, obs, actions, method=ActionVAE.encode)
+    recon = np.asarray(dist.vae.apply(dist.variables, obs, mean, method=ActionVAE.decode), np.float64)
+    mu, ls, a = np.asarray(mean, np.float64), np.asarray(log_std, np.float64), np.asarray(actions, np.float64)
+    log_lik = np.sum(-0.5 * ((a - recon) / 0.1) ** 2 - math.log(0.1) - 0.5 * math.log(2 * math.pi), axis=-1)
+    kl = np.sum(0.5 * (mu ** 2 + np.exp(2 * ls) - 1) - ls, axis=-1)
+    np.testing.assert_allclose(dist.log_prob(actions), log_lik - kl, rtol=1e-4)  # z = q's mean without an rng
+    # with an rng the z is drawn from q: a different, finite value
+    noisy = dist.log_prob(actions, jax.random.PRNGKey(1))
+    assert bool(jnp.all(jnp.isfinite(noisy))) and not np.allclose(noisy, log_lik - kl)
