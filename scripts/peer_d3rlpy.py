@@ -43,7 +43,7 @@ SIZES = {
     "rebrac": dict(hidden=[256, 256, 256], batch=1024),
     "bcq": dict(hidden=[400, 300], batch=100, vae=[750, 750]),
     "bear": dict(hidden=[400, 300], batch=100, vae=[750, 750]),
-    "crr": dict(hidden=[256, 256], batch=100),
+    "crr": dict(hidden=[256, 256], batch=100, critics=1),
 }
 
 
