@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
+from algos.common import Spec, create_train_state, critic_regression, make_optimizer, network_inputs, polyak_update
 from networks import ActionVAE, PerturbationPolicy, QEnsemble, vae_loss
 
 ACTIONS = "continuous"
@@ -72,10 +72,7 @@ def critic_target(config, state: BCQState, batch, rng):
 
 
 def critic_loss(critic_params, config, state: BCQState, batch, rng):
-    target = jax.lax.stop_gradient(critic_target(config, state, batch, rng))
-    qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
-    loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))
-    return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
+    return critic_regression(state.critic, critic_params, batch, critic_target(config, state, batch, rng))
 
 
 def actor_loss(actor_params, config, state: BCQState, batch, rng):

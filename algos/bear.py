@@ -23,7 +23,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from algos.bcq import best_by_first_critic, latent_dim, soft_clipped_q, vae_step
-from algos.common import Spec, create_train_state, make_optimizer, network_inputs, polyak_update
+from algos.common import Spec, create_train_state, critic_regression, make_optimizer, network_inputs, polyak_update
 from networks import ActionVAE, QEnsemble, TanhGaussianPolicy, mmd
 
 ACTIONS = "continuous"
@@ -78,10 +78,7 @@ def critic_target(config, state: BEARState, batch, rng):
 
 
 def critic_loss(critic_params, config, state: BEARState, batch, rng):
-    target = jax.lax.stop_gradient(critic_target(config, state, batch, rng))
-    qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
-    loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))
-    return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
+    return critic_regression(state.critic, critic_params, batch, critic_target(config, state, batch, rng))
 
 
 def clipped_noise_samples(dist, rng, num):

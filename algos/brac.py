@@ -15,15 +15,14 @@ CLIP_EPS). Acting: the policy's mode.
 
 For a variant change `divergence` (e.g. BEAR's MMD, networks/divergences.mmd).
 """
-import functools
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import (Phase, Spec, behaviour_log_prob, create_train_state, fit_behaviour, init_behaviour,
-                          make_optimizer, network_inputs, polyak_update)
+from algos.common import (Phase, Spec, behaviour_log_prob, create_train_state, critic_regression, fit_behaviour,
+                          init_behaviour, make_optimizer, network_inputs, polyak_update)
 from networks import QEnsemble, TanhGaussianPolicy, sampled_kl
 
 ACTIONS = "continuous"
@@ -71,10 +70,8 @@ def critic_loss(critic_params, config, state: BRACState, batch, rng):
     next_v = jnp.min(state.critic.apply_fn({"params": state.target_critic_params}, next_obs, next_actions), axis=0)
     if config.brac_value_penalty:
         next_v = next_v - alpha(state) * divergence(config, state, state.actor.params, next_obs, div_rng)
-    target = jax.lax.stop_gradient(batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_v)
-    qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
-    loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))
-    return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
+    target = batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_v
+    return critic_regression(state.critic, critic_params, batch, target)
 
 
 def actor_loss(actor_params, config, state: BRACState, batch, rng, step):

@@ -222,6 +222,15 @@ def polyak_update(params, target_params, tau: float):
     return jax.tree_util.tree_map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
 
 
+
+def critic_regression(critic: TrainState, critic_params, batch, target):
+    """Every critic of the ensemble regressed onto one `target` (gradient stopped here): the loss
+    summed over critics, and the diagnostics every value-based method logs."""
+    target = jax.lax.stop_gradient(target)
+    qs = critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
+    loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))
+    return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
+
 def network_inputs(config, spec: Spec):
     """(example observation, example action, torso spec) to build an algorithm's networks."""
     obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs
+from algos.common import Spec, actor_log_prob, create_train_state, critic_regression, make_optimizer, network_inputs
 from networks import QEnsemble, likelihood_policy
 
 ACTIONS = "continuous"
@@ -54,10 +54,8 @@ def critic_loss(critic_params, config, state: CRRState, batch, rng):
     next_dist = state.actor.apply_fn({"params": state.target_actor_params}, next_obs)
     next_actions = jnp.clip(next_dist.sample(rng), -1.0, 1.0)
     next_q = jnp.min(state.critic.apply_fn({"params": state.target_critic_params}, next_obs, next_actions), axis=0)
-    target = jax.lax.stop_gradient(batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q)
-    qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
-    loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))
-    return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
+    target = batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q
+    return critic_regression(state.critic, critic_params, batch, target)
 
 
 def advantage(config, state: CRRState, observations, actions, rng):

@@ -22,8 +22,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import (Phase, Spec, actor_log_prob, behaviour_log_prob, create_train_state, fit_behaviour,
-                          init_behaviour, make_optimizer, network_inputs, polyak_update)
+from algos.common import (Phase, Spec, actor_log_prob, behaviour_log_prob, create_train_state, critic_regression,
+                          fit_behaviour, init_behaviour, make_optimizer, network_inputs, polyak_update)
 from networks import QEnsemble, sampled_kl
 
 ACTIONS = "continuous"
@@ -52,10 +52,8 @@ def init(config, spec: Spec, rng) -> OneStepState:
 def sarsa_loss(critic_params, config, state: OneStepState, batch):
     next_q = jnp.min(state.critic.apply_fn({"params": state.target_critic_params}, batch["next_observations"],
                                            batch["next_actions"]), axis=0)
-    target = jax.lax.stop_gradient(batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q)
-    qs = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
-    loss = jnp.sum(jnp.mean(jnp.square(qs - target), axis=1))
-    return loss, {"critic_loss": loss, "q_data": qs.mean(), "td_error": jnp.abs(qs - target).mean()}
+    target = batch["rewards"] + config.discount * (1.0 - batch["terminals"]) * next_q
+    return critic_regression(state.critic, critic_params, batch, target)
 
 
 def evaluate(config, state: OneStepState, batch, rng, step):
