@@ -355,3 +355,16 @@ def test_latent_head_log_prob_is_the_elbo_by_hand():
     # with an rng the z is drawn from q: a different, finite value
     noisy = dist.log_prob(actions, jax.random.PRNGKey(1))
     assert bool(jnp.all(jnp.isfinite(noisy))) and not np.allclose(noisy, log_lik - kl)
+
+
+def test_brac_dual_alpha_rises_with_the_divergence_and_stays_in_bounds():
+    from algos import brac
+    state_with = lambda v: brac.BRACState(
+        actor=None, critic=None, behaviour=None, target_critic_params={}, step=jnp.zeros((), jnp.int32),
+        alpha=TrainState.create(apply_fn=None, params={"alpha": jnp.asarray(v)}, tx=optax.sgd(1.0)))
+    config = ConfigDict(dict(brac_target_divergence=0.5))
+    # d/dalpha of -alpha (D - target) is -(D - target): SGD(1) moves alpha by +(D - target)
+    np.testing.assert_allclose(brac.alpha_step(config, state_with(1.0), jnp.asarray(2.0)).params["alpha"], 2.5)
+    np.testing.assert_allclose(brac.alpha_step(config, state_with(1.0), jnp.asarray(0.0)).params["alpha"], 0.5)
+    assert float(brac.alpha_step(config, state_with(0.2), jnp.asarray(-1.0)).params["alpha"]) == 0.0
+    assert float(brac.alpha_step(config, state_with(499.0), jnp.asarray(10.0)).params["alpha"]) == brac.ALPHA_MAX
