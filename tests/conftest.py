@@ -100,5 +100,12 @@ def tiny_config(algo="iql", **overrides):
     config.update(dict(num_seeds=2, num_updates=20, batch_size=32, log_interval=10,
                        eval_interval=10, eval_episodes=1, hidden_dims=(16, 16), progress_bar=False,
                        tensorboard=False))  # tests/test_loggers.py turns it on where it is tested
+    # Every other phase (a behaviour fit, a SARSA evaluation) as short as the main one: their
+    # paper-sized defaults (5k to 30k updates) would make a unit test minutes long.
+    from algos import ALGOS
+    from algos.common import contract
+    for phase in contract(ALGOS[algo]).phases:
+        if phase.steps != "num_updates":
+            config[phase.steps] = min(config[phase.steps], 20)
     config.update(overrides)
     return config

@@ -66,10 +66,10 @@ def test_bfloat16_networks_keep_float32_parameters_and_outputs_and_run_their_gra
 def test_every_algorithm_trains_in_bfloat16(pendulum, discrete_data, tmp_path, algo):
     from algos.common import contract
     data = {"dataset": discrete_data} if contract(ALGOS[algo]).actions == "discrete" else {}
-    results = trainer.train_and_evaluate(
-        tiny_config(algo, num_updates=10, eval_episodes=0, compute_dtype="bfloat16", num_seeds=1, **data),
-        str(tmp_path))
-    assert results["num_updates"] == 10
+    config = tiny_config(algo, num_updates=10, eval_episodes=0, compute_dtype="bfloat16", num_seeds=1, **data)
+    results = trainer.train_and_evaluate(config, str(tmp_path))
+    # every phase runs: the main one's 10 updates and each other phase's own steps
+    assert results["num_updates"] == sum(config[p.steps] for p in contract(ALGOS[algo]).phases)
 
 
 def test_float32_default_is_unchanged_by_the_precision_option():

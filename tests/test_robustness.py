@@ -164,6 +164,6 @@ def test_builtin_dataset_is_built_atomically(minari_root, monkeypatch):
 
 def test_collect_names_an_unknown_policy_and_the_choices():
     from data.collect import make_policy
-    with pytest.raises(StitchError, match="Unknown policy 'expert'. Use random, pendulum_swingup or "
-                                          "checkpoint:<workdir>"):
+    with pytest.raises(StitchError, match="Unknown policy 'expert'. Use random, pendulum_swingup, "
+                                          "pendulum_two_mode or checkpoint:<workdir>"):
         make_policy("expert", gym.make("Pendulum-v1"))
