@@ -47,13 +47,15 @@ SIZES = {
 }
 
 
-def constraint_config(name):
+def constraint_config(name, bear_warmup_steps=None):
     """d3rlpy's BCQ, BEAR and CRR at stitch's sizes (issue 15's side by side), the same for the
     throughput and the scores runs. Each keeps d3rlpy's own defaults (d3rlpy 2.8.1's configs) but
     for the shared sizes: BCQ's match the authors' as stitch's do (lr 1e-3, lambda 0.75, phi 0.05,
     100 acting samples, VAE KL weight 0.5); BEAR's are d3rlpy's (lr 1e-4 actor, 3e-4 critic and
     VAE, 4 MMD samples, laplacian sigma 20, a SAC entropy term, 40k warm-up); CRR's as stitch's
-    (one critic, exp filter, mean advantage, 4 samples, hard target copies every 100)."""
+    (one critic, exp filter, mean advantage, 4 samples, hard target copies every 100).
+    `bear_warmup_steps` replaces BEAR's 40k warm-up, which fills any budget under 40k (stitch's
+    side then sets its own `bear_warmup_steps` to the same value)."""
     import d3rlpy
     from d3rlpy.models.encoders import VectorEncoderFactory
 
@@ -67,7 +69,8 @@ def constraint_config(name):
     if name == "bear":
         return d3rlpy.algos.BEARConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
                                        imitator_encoder_factory=VectorEncoderFactory(size["vae"]),
-                                       batch_size=size["batch"])
+                                       batch_size=size["batch"],
+                                       **({} if bear_warmup_steps is None else {"warmup_steps": bear_warmup_steps}))
     if name == "crr":
         return d3rlpy.algos.CRRConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
                                       batch_size=size["batch"], beta=1.0, n_action_samples=4,
@@ -148,7 +151,7 @@ def task_name(dataset_id):
     return f"{parts[-2]}-{parts[-1].rsplit('-v', 1)[0]}"
 
 
-def scores_config(name, dataset_id, num_updates):
+def scores_config(name, dataset_id, num_updates, bear_warmup_steps=None):
     """d3rlpy's reproduction settings for `name`, at stitch's network sizes (SIZES). Departures
     from d3rlpy's scripts: hidden layers and batch are stitch's (AWAC: 3x256 and batch 256, where
     d3rlpy's script has 4x256 and 1024), IQL's cosine schedule spans this budget (T_max = the
@@ -159,7 +162,7 @@ def scores_config(name, dataset_id, num_updates):
     from d3rlpy.preprocessing import ReturnBasedRewardScaler, StandardObservationScaler
 
     if name in ("bcq", "bear", "crr"):
-        return constraint_config(name)
+        return constraint_config(name, bear_warmup_steps)
     size = SIZES[name]
     enc = VectorEncoderFactory(size["hidden"])
     common = dict(batch_size=size["batch"])
@@ -261,7 +264,7 @@ def scores(args):
                     continue
                 os.makedirs(run, exist_ok=True)
                 d3rlpy.seed(seed)
-                algo = scores_config(name, dataset_id, args.num_updates).create(device="cpu:0")
+                algo = scores_config(name, dataset_id, args.num_updates, args.bear_warmup_steps).create(device="cpu:0")
                 done = progress["curve"][-1][0] if progress["curve"] else 0
                 if done:
                     algo.build_with_dataset(mdp)
@@ -303,6 +306,8 @@ def main():
     parser.add_argument("--eval_interval", type=int, default=5_000, help="scores: updates between evaluations")
     parser.add_argument("--eval_episodes", type=int, default=10, help="scores: episodes per evaluation")
     parser.add_argument("--seeds", default="0,1,2", help="scores: seeds, one run each")
+    parser.add_argument("--bear_warmup_steps", type=int, default=None,
+                        help="scores: BEAR's MMD-only warm-up (d3rlpy's default 40k when unset)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="runs/peer_scores.json", help="scores: results (resumable)")
     parser.add_argument("--workdir", default="runs/peer", help="scores: per-run models and curves")
