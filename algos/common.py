@@ -254,22 +254,22 @@ def init_behaviour(config, spec: Spec, rng) -> TrainState:
     return create_train_state(module, rng, (obs,), make_optimizer(config.behaviour_lr))
 
 
-def behaviour_log_prob(config, behaviour: TrainState, params, observations, actions):
+def behaviour_log_prob(config, behaviour: TrainState, params, observations, actions, rng=None):
     """log pi_b(a|s); for the squashed head the actions are first clipped BEHAVIOUR_ACTION_EPS
     inside the bounds (the unsquashed heads have a density everywhere: clipping there would move
-    the point a density is read at, and bias a KL estimate)."""
+    the point a density is read at, and bias a KL estimate). The latent head's is its ELBO, with
+    one latent drawn by `rng` (its encoder's mean without one)."""
     if config.behaviour_head == "tanh_gaussian":
         actions = jnp.clip(actions, -1.0 + BEHAVIOUR_ACTION_EPS, 1.0 - BEHAVIOUR_ACTION_EPS)
-    return behaviour.apply_fn({"params": params}, observations).log_prob(actions)
+    return behaviour.apply_fn({"params": params}, observations).log_prob(actions, rng)
 
 
 def fit_behaviour(config, state, batch, rng):
     """A phase update: one maximum-likelihood step of `state.behaviour` on the data's actions."""
-    del rng
 
     def nll(params):
         return -jnp.mean(behaviour_log_prob(config, state.behaviour, params, batch["observations"],
-                                            batch["actions"]))
+                                            batch["actions"], rng))
 
     loss, grads = jax.value_and_grad(nll)(state.behaviour.params)
     return state.replace(behaviour=state.behaviour.apply_gradients(grads=grads)), {"behaviour_nll": loss}

@@ -116,7 +116,7 @@ def add_policy_head_fields(c, head="gaussian"):
 
 def add_behaviour_fields(c, head, hidden_dims, lr, steps):
     """The fitted behaviour policy's fields (algos/common.fit_behaviour: BRAC, one-step)."""
-    c.behaviour_head = head           # gaussian | tanh_gaussian | mixture (networks/policies.likelihood_policy)
+    c.behaviour_head = head           # gaussian | tanh_gaussian | mixture | latent (networks/policies.likelihood_policy)
     c.behaviour_hidden_dims = hidden_dims  # its MLP widths
     c.behaviour_lr = lr               # its Adam rate
     c.behaviour_steps = steps         # updates of the first phase, which fits it (0: skipped)
@@ -126,7 +126,8 @@ def add_behaviour_fields(c, head, hidden_dims, lr, steps):
 
 
 BEHAVIOUR_CHECKS = {
-    "behaviour_head": (lambda v: v in ("gaussian", "tanh_gaussian", "mixture"), "gaussian, tanh_gaussian or mixture"),
+    "behaviour_head": (lambda v: v in ("gaussian", "tanh_gaussian", "mixture", "latent"),
+                       "gaussian, tanh_gaussian, mixture or latent"),
     "behaviour_hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
                               "a non-empty tuple of positive integers, e.g. '(200,200)'"),
     "behaviour_lr": (lambda v: v > 0, "a positive float"),

@@ -203,9 +203,13 @@ class LatentDist:
         return self.vae.apply(self.variables, self.observations, z, method=ActionVAE.decode)
 
     def log_prob(self, actions, rng=None):
-        mean, log_std = self.vae.apply(self.variables, self.observations, actions, method=ActionVAE.encode)
+        # leading sample axes of `actions` (n, batch, dim) share the batch's observations, as a
+        # Gaussian's density broadcasts
+        event = self.observations.shape[self._mode.ndim - 1:]  # one observation (flat or an image)
+        obs = jnp.broadcast_to(self.observations, actions.shape[:-1] + event)
+        mean, log_std = self.vae.apply(self.variables, obs, actions, method=ActionVAE.encode)
         z = mean if rng is None else mean + jnp.exp(log_std) * jax.random.normal(rng, mean.shape)
-        recon = self.vae.apply(self.variables, self.observations, z, method=ActionVAE.decode)
+        recon = self.vae.apply(self.variables, obs, z, method=ActionVAE.decode)
         kl = jnp.sum(gaussian_kl_to_standard(mean, log_std), axis=-1)
         log_std_d = jnp.log(self.decoder_std)
         reconstruction = _gaussian_log_prob(actions, recon, jnp.broadcast_to(log_std_d, recon.shape))

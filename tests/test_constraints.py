@@ -278,17 +278,20 @@ def test_brac_kl_to_itself_is_zero_and_grows_when_the_policy_moves():
     assert float(brac.divergence(config, state, moved, obs, jax.random.PRNGKey(2)).mean()) > 0.5
 
 
-def test_fitting_the_behaviour_policy_lowers_its_negative_log_likelihood():
+@pytest.mark.parametrize("head", ["gaussian", "tanh_gaussian", "mixture", "latent"])
+def test_fitting_the_behaviour_policy_lowers_its_negative_log_likelihood(head):
+    """Every behaviour head BRAC and one-step take (one-step's policy is this network, copied);
+    the latent head's negative log-likelihood is its negative ELBO, with a fresh latent per step."""
     from algos import brac
     from algos.common import Spec, fit_behaviour
-    config = _tiny("brac", behaviour_hidden_dims=(16, 16), behaviour_lr=1e-2)
+    config = _tiny("brac", behaviour_hidden_dims=(16, 16), behaviour_lr=1e-2, behaviour_head=head)
     state = brac.init(config, Spec((3,), "float32", 2, False), jax.random.PRNGKey(0))
     obs = jax.random.normal(jax.random.PRNGKey(1), (64, 3))
-    batch = {"observations": obs, "actions": jnp.tanh(obs[:, :2])}  # a deterministic behaviour
-    step = jax.jit(lambda s: fit_behaviour(config, s, batch, None))
-    state, first = step(state)
-    for _ in range(200):
-        state, last = step(state)
+    batch = {"observations": obs, "actions": 0.9 * jnp.tanh(obs[:, :2])}  # a deterministic behaviour
+    step = jax.jit(lambda s, k: fit_behaviour(config, s, batch, k))
+    state, first = step(state, jax.random.PRNGKey(2))
+    for k in range(200):
+        state, last = step(state, jax.random.PRNGKey(3 + k))
     assert float(last["behaviour_nll"]) < float(first["behaviour_nll"]) - 1.0
 
 
@@ -309,10 +312,11 @@ def test_onestep_sarsa_bootstraps_from_the_logged_next_action():
     np.testing.assert_allclose(loss, ((0.5 - 1.45) ** 2 + 1.0) / 2, rtol=1e-6)
 
 
-def test_onestep_improvement_starts_from_the_fitted_behaviour_policy():
+@pytest.mark.parametrize("head", ["gaussian", "mixture", "latent"])
+def test_onestep_improvement_starts_from_the_fitted_behaviour_policy(head):
     from algos import onestep
     from algos.common import Spec
-    config = _tiny("onestep", behaviour_hidden_dims=(16, 16), onestep_n_samples=2)
+    config = _tiny("onestep", behaviour_hidden_dims=(16, 16), onestep_n_samples=2, behaviour_head=head)
     state = onestep.init(config, Spec((3,), "float32", 2, False), jax.random.PRNGKey(0))
     fitted = jax.tree_util.tree_map(lambda p: p + 1.0, state.behaviour.params)  # as if phase 1 ran
     state = state.replace(behaviour=state.behaviour.replace(params=fitted))
