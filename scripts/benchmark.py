@@ -478,14 +478,14 @@ def side_by_side():
     for dataset in FLAGS.datasets:
         for algo in FLAGS.algos:
             s = _stitch_entry(ours, algo, dataset)
-            d = [v["score"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{algo}|{dataset}"]
+            d = [v["score"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{_peer_algo(algo)}|{dataset}"]
             if s is None or len(s["scores"]) < 2 or len(d) < 2:  # a standard error needs two seeds
                 continue
             s = np.asarray(s["scores"], float)
             d = np.asarray(d, float)
             se_s, se_d = s.std(ddof=1) / np.sqrt(len(s)), d.std(ddof=1) / np.sqrt(len(d))
             gap = (s.mean() - d.mean()) / max(np.hypot(se_s, se_d), 1e-9)
-            rows.append([dataset_preset_name(dataset), algo,
+            rows.append([dataset_preset_name(dataset), _algo_label(algo),
                          f"{s.mean():.1f} ± {se_s:.1f} ({len(s)})", " ".join(f"{x:.1f}" for x in s),
                          f"{d.mean():.1f} ± {se_d:.1f} ({len(d)})", " ".join(f"{x:.1f}" for x in d),
                          f"{gap:+.1f}"])
@@ -495,13 +495,28 @@ def side_by_side():
         _plot_side_by_side(ours, theirs, FLAGS.plot)
 
 
+def _peer_algo(spec):
+    """The algorithm of a side_by_side --algos entry: 'bear' or 'bear|bear_warmup_steps=2000'."""
+    return spec.split("|", 1)[0]
+
+
+def _algo_label(spec):
+    """'bear (bear_warmup_steps=2000)': an --algos entry as a table cell (no '|' to split it)."""
+    algo, _, fields = spec.partition("|")
+    return f"{algo} ({fields.replace('|', ', ')})" if fields else algo
+
+
 def _stitch_entry(ours, algo, dataset):
     """stitch's `scores` entry for (algo, dataset): the vmapped seeds of `_score_key`'s entry,
-    pooled with entries run one seed at a time (`--num_seeds=1 --set=seed=k`, whose keys are the
+    or, for an --algos entry that names its own fields ('bear|bear_warmup_steps=2000', as its
+    `scores` run's --set made the key), that entry, so one table can hold algorithms that were
+    run with different --set fields; either pooled with entries run one seed at a time
+    (`--num_seeds=1 --set=seed=k`, whose keys are the
     base key plus `|seed=k`), so a side-by-side too long for one session can be split by seed.
     Each `seed=k` run draws its seed as index 0 of PRNGKey(k): an independent seed, not the
     vmapped run's seed k. None when there is no entry."""
-    base = _score_key(algo, dataset)
+    algo, _, fields = algo.partition("|")
+    base = _score_key(algo, dataset) if not fields else f"{algo}|{dataset}|{fields}"
     parts = [ours[base]] if base in ours else []
     parts += [v for k, v in sorted(ours.items())
               if k.startswith(base + "|seed=") and k[len(base) + 6:].isdigit()]
@@ -550,7 +565,7 @@ def _plot_side_by_side(ours, theirs, path):
                 y = np.asarray(per_seed, float)
                 se = y.std(1, ddof=1) / np.sqrt(y.shape[1])
                 ax.fill_between(np.asarray(steps) / 1000, y.mean(1) - se, y.mean(1) + se, color="tab:blue", alpha=0.2)
-            peer = [v["curve"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{algo}|{dataset}"]
+            peer = [v["curve"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{_peer_algo(algo)}|{dataset}"]
             if peer:
                 n = min(len(c) for c in peer)
                 x = np.asarray([c[0] for c in peer[0][:n]]) / 1000
@@ -559,7 +574,7 @@ def _plot_side_by_side(ours, theirs, path):
                 ax.plot(x, y.mean(0), "s--", ms=3, color="tab:orange", label=f"d3rlpy ({len(y)} seeds)")
                 ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, color="tab:orange", alpha=0.2)
             ax.axhline(s["behaviour"], color="gray", lw=0.8, ls=":", label="behaviour data")
-            ax.set_title(f"{algo} · {dataset_preset_name(dataset)}", fontsize=9)
+            ax.set_title(f"{_algo_label(algo)} · {dataset_preset_name(dataset)}", fontsize=9)
             ax.set_xlabel("updates (thousands)", fontsize=8)
             ax.set_ylabel("normalised score", fontsize=8)
             ax.tick_params(labelsize=7)

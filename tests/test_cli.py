@@ -102,3 +102,28 @@ def test_side_by_side_pools_seeds_run_one_at_a_time(tmp_path):
     assert f"{pooled.mean():.1f} ± {se_s:.1f} (4)" in row and "20.0 22.0 30.0 28.0" in row
     assert f"{(pooled.mean() - 25.0) / np.hypot(se_s, se_d):+.1f}" in row
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_side_by_side_takes_each_algorithms_own_fields(tmp_path):
+    """An --algos entry 'bear|bear_warmup_steps=2000' reads the stitch entry its `scores --set`
+    made and pairs it with the peer's plain 'bear' entries, beside an algorithm run without
+    fields, in one table."""
+    def entry(scores):
+        return {"scores": scores, "behaviour": 10.0, "curve": [(10, float(np.mean(scores)))],
+                "curve_seeds": [(10, scores)]}
+    (tmp_path / "a.json").write_text(json.dumps({
+        "bear|bench/x/medium-replay-v0|bear_warmup_steps=2000": entry([40.0, 44.0, 42.0]),
+        "bear|bench/x/medium-replay-v0": entry([0.0, 1.0, 2.0]),  # another run: not this row's
+        "crr|bench/x/medium-replay-v0": entry([30.0, 32.0, 34.0])}))
+    peer = {f"{a}|bench/x/medium-replay-v0|{s}": {"score": v, "curve": [(10, v)]}
+            for a, vals in (("bear", [20.0, 22.0]), ("crr", [31.0, 33.0])) for s, v in enumerate(vals)}
+    (tmp_path / "p.json").write_text(json.dumps(peer))
+    proc = subprocess.run([sys.executable, "scripts/benchmark.py", "side_by_side",
+                           "--algos=bear|bear_warmup_steps=2000,crr", "--datasets=bench/x/medium-replay-v0",
+                           f"--out={tmp_path}/a.json", f"--peer_out={tmp_path}/p.json"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bear = next(line for line in proc.stdout.splitlines() if "| bear (bear_warmup_steps=2000) |" in line)
+    assert "42.0 ± 1.2 (3)" in bear and "21.0 ± 1.0 (2)" in bear
+    crr = next(line for line in proc.stdout.splitlines() if "| crr |" in line)
+    assert "32.0 ± 1.2 (3)" in crr and "32.0 ± 1.0 (2)" in crr
