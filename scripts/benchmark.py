@@ -574,7 +574,9 @@ def _plot_side_by_side(ours, theirs, path):
                 ax.plot(x, y.mean(0), "s--", ms=3, color="tab:orange", label=f"d3rlpy ({len(y)} seeds)")
                 ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, color="tab:orange", alpha=0.2)
             ax.axhline(s["behaviour"], color="gray", lw=0.8, ls=":", label="behaviour data")
-            ax.set_title(f"{_algo_label(algo)} · {dataset_preset_name(dataset)}", fontsize=9)
+            name, _, fields = algo.partition("|")  # an entry's own fields on a second line
+            ax.set_title(f"{name} · {dataset_preset_name(dataset)}" + (f"\n({fields.replace('|', ', ')})"
+                                                                     if fields else ""), fontsize=9)
             ax.set_xlabel("updates (thousands)", fontsize=8)
             ax.set_ylabel("normalised score", fontsize=8)
             ax.tick_params(labelsize=7)
