@@ -1,13 +1,14 @@
 """Algorithm registry: the only place names are mapped to modules.
 
 Each module follows the contract in algos/common.py: `init`, `update`, `act`, and optionally
-`ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`.
+`ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`, `eval_conditions`.
 """
-from algos import awac, awr, bc, bcq, bear, brac, cql, crr, edac, fqe, fqe_discrete, iql, onestep, rebrac, sac_n, td3_bc
+from algos import awac, awr, bc, bcq, bear, brac, cql, crr, dt, edac, fqe, fqe_discrete, iql, onestep, rebrac, sac_n, td3_bc
 from algos.common import StitchError
 
 ALGOS = {
     "bc": bc,
+    "dt": dt,
     "td3_bc": td3_bc,
     "iql": iql,
     "onestep": onestep,

@@ -14,7 +14,14 @@ The algorithm contract (README "Adding an algorithm"): a module with `init(confi
   prepare(config, data, info) -> aux       host side, once, before jit; then init is called
                                            as init(config, spec, rng, aux)
   init_memory(config, spec, num_envs)      a policy with memory: act(..., memory) returns
-                                           (actions, memory), and evaluation carries it.
+                                           (actions, memory), and evaluation carries it; a
+                                           memory with a "reward" entry gets each env's last
+                                           reward written there before every step (0 at the first)
+  eval_conditions(config) -> labels        evaluate under several conditions at once (Decision
+                                           Transformer's target returns): the evaluator runs
+                                           episodes x len(labels) envs per run, condition-major,
+                                           and reports each; the first is the run's score
+  ACTIONS "both"                           the algorithm takes either kind of action space
 `contract(algo)` resolves those defaults in one place, so the driver never asks for a name.
 """
 import inspect
@@ -90,6 +97,7 @@ class Contract(NamedTuple):
     init: Callable            # init(config, spec, rng, aux)
     act: Callable
     init_memory: Optional[Callable]
+    eval_conditions: Optional[Callable]  # eval_conditions(config) -> labels of the conditions evaluated
     log_prob: Optional[Callable]  # log_prob(config, state, observations, actions): the policy's density
 
     @property
@@ -114,7 +122,8 @@ def contract(algo) -> Contract:
         lambda config, spec, rng, aux: algo.init(config, spec, rng))
     return Contract(module=algo, actions=getattr(algo, "ACTIONS", "continuous"), sampler=sampler,
                     phases=phases, prepare=prepare, init=init, act=algo.act,
-                    init_memory=getattr(algo, "init_memory", None), log_prob=getattr(algo, "log_prob", None))
+                    init_memory=getattr(algo, "init_memory", None),
+                    eval_conditions=getattr(algo, "eval_conditions", None), log_prob=getattr(algo, "log_prob", None))
 
 
 def actor_log_prob(config, state, observations, actions):

@@ -30,8 +30,12 @@ class Evaluator:
         env seeds and keys those runs get when one process evaluates them all."""
         self.info, self.num_runs, self.episodes = info, num_runs, episodes
         self.first_run, self.total_runs = first_run, total_runs or num_runs
+        # Conditions (eval_conditions): each run's envs are C blocks of `episodes`, one per condition.
+        self.conditions = tuple(algo.eval_conditions(config)) if algo.eval_conditions is not None else ()
+        self.per_run = episodes * max(len(self.conditions), 1)
+        self.by_condition = None  # {label: per-run mean returns} of the last call, with conditions
         make = functools.partial(gym.make, info.env_spec)
-        self.envs = gym.vector.SyncVectorEnv([make for _ in range(num_runs * episodes)])
+        self.envs = gym.vector.SyncVectorEnv([make for _ in range(num_runs * self.per_run)])
         try:
             _check_env_matches_data(self.envs.single_observation_space,
                                     self.envs.single_action_space, info)
@@ -42,7 +46,7 @@ class Evaluator:
         self.success_rate = None  # per run, of the last call, where the env reports success
         self._flat_info = dataclasses.replace(info, observation_keys=None)  # obs are flattened on arrival
         if algo.init_memory is not None:
-            one = algo.init_memory(config, info.spec, episodes)
+            one = algo.init_memory(config, info.spec, self.per_run)
             self.memory = jax.tree_util.tree_map(lambda x: np.stack([x] * num_runs), one)
 
         def act(state, obs, rng, hparams, memory):
@@ -52,11 +56,15 @@ class Evaluator:
             return algo.act(cfg, state, obs, rng, deterministic=True, memory=memory)
 
         self._act = jax.jit(jax.vmap(act))
+        if len(self.conditions) > 1 and algo.init_memory is None:
+            raise StitchError(f"Algorithm '{config.algo}' has {len(self.conditions)} evaluation "
+                              f"conditions but no memory to tell its envs apart. Fix: give it "
+                              f"init_memory (algos/common.py, the contract).")
 
     def __call__(self, state, seed: int, hparams=None):
-        """Return per-run mean returns, shape (num_runs,)."""
-        n = self.num_runs * self.episodes
-        obs, _ = self.envs.reset(seed=seed + self.first_run * self.episodes)  # env i: seed + i
+        """Return per-run mean returns, shape (num_runs,) (under the first condition, if several)."""
+        n = self.num_runs * self.per_run
+        obs, _ = self.envs.reset(seed=seed + self.first_run * self.per_run)  # env i: seed + i
         keys = self.info.observation_keys
         if keys:  # one flat row per env, as the data's observations
             obs = flatten_dict_observation(obs, keys)
@@ -67,9 +75,12 @@ class Evaluator:
         rngs = rngs[self.first_run:self.first_run + self.num_runs]
         hparams = {} if hparams is None else hparams
         memory = self.memory
-        shape = (self.num_runs, self.episodes, *self.info.spec.observation_shape)
+        shape = (self.num_runs, self.per_run, *self.info.spec.observation_shape)
+        last_reward = np.zeros(n, np.float32)
         while not done.all():
             policy_obs = observations_for_policy(obs, self._flat_info).reshape(shape)
+            if isinstance(memory, dict) and "reward" in memory:  # the contract's reward entry
+                memory = {**memory, "reward": last_reward.reshape(self.num_runs, self.per_run)}
             actions, memory = self._act(state, policy_obs, rngs, hparams, memory)
             actions = np.asarray(actions)
             actions = actions.reshape(n, *actions.shape[2:])
@@ -81,12 +92,17 @@ class Evaluator:
                 o, reward, terminated, truncated, step_info = self.envs.envs[i].step(actions[i])
                 obs[i] = flatten_dict_observation(o, keys) if keys else o
                 returns[i] += reward
+                last_reward[i] = reward
                 done[i] = terminated or truncated
                 if "success" in step_info:
                     reports_success = True
                     success[i] |= bool(step_info["success"])
-        self.success_rate = success.reshape(self.num_runs, self.episodes).mean(1) if reports_success else None
-        return returns.reshape(self.num_runs, self.episodes).mean(1)
+        blocks = (self.num_runs, max(len(self.conditions), 1), self.episodes)
+        self.success_rate = success.reshape(blocks)[:, 0].mean(-1) if reports_success else None
+        means = returns.reshape(blocks).mean(-1)  # (runs, conditions)
+        if self.conditions:
+            self.by_condition = {label: means[:, c] for c, label in enumerate(self.conditions)}
+        return means[:, 0]
 
     def close(self):
         self.envs.close()

@@ -328,6 +328,10 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
                      "normalized_score": score(returns, info)}
             if evaluator.success_rate is not None:  # the env reports success (AntMaze, Adroit, ...)
                 entry["success_rate"] = [float(r) for r in evaluator.success_rate]
+            if evaluator.by_condition is not None:  # e.g. DT's target returns; the first is "return"
+                entry["by_condition"] = {label: {"return": [float(r) for r in rets],
+                                                 "normalized_score": score(rets, info)}
+                                         for label, rets in evaluator.by_condition.items()}
             if len(phases) > 1:
                 entry["phase"] = phase.name
             history.append(entry)
@@ -415,6 +419,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         "final_return": final["return"] if final else None,
         "final_normalized_score": final["normalized_score"] if final else None,
         "final_success_rate": final.get("success_rate") if final else None,  # per run; None: no success signal
+        "final_by_condition": final.get("by_condition") if final else None,  # eval_conditions' scores, or None
         "observation_keys": None if info.observation_keys is None else list(info.observation_keys),
         "eval": history,
         "final_metrics": final_metrics,  # the last logged chunk's training metrics, per run (FQE's fqe_value)
@@ -463,11 +468,21 @@ def _gather_processes(history, train_time):
     scores = np.asarray([nan(e["normalized_score"]) for e in history], np.float64)
     returns, scores, times = (np.asarray(multihost_utils.process_allgather(x))
                               for x in (returns, scores, np.float64(train_time)))
+    gather = lambda rows: np.asarray(multihost_utils.process_allgather(np.asarray(rows, np.float64)))
+    labels = list(history[0].get("by_condition") or {}) if history else []  # eval_conditions
+    by = {label: (gather([e["by_condition"][label]["return"] for e in history]),
+                  gather([nan(e["by_condition"][label]["normalized_score"]) for e in history]))
+          for label in labels}
     joined = []
     for k, entry in enumerate(history):  # (processes, evals, runs) -> each eval's runs in order
         joined.append({**entry, "return": [float(v) for v in returns[:, k].ravel()],
                        "normalized_score": None if entry["normalized_score"] is None else
                        [float(v) for v in scores[:, k].ravel()]})
+        if labels:
+            joined[-1]["by_condition"] = {
+                label: {"return": [float(v) for v in r[:, k].ravel()],
+                        "normalized_score": None if entry["normalized_score"] is None else
+                        [float(v) for v in sc[:, k].ravel()]} for label, (r, sc) in by.items()}
     return joined, float(times.max())
 
 

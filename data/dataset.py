@@ -409,13 +409,13 @@ def observations_for_policy(observations, info: "DataInfo"):
 def load_dataset(config, actions: str = "continuous", samplers=()):
     """Load, validate and transform `config.dataset`; return (device arrays, DataInfo).
 
-    `actions` is the algorithm's ACTIONS ("continuous" | "discrete"); `samplers` are the
+    `actions` is the algorithm's ACTIONS ("continuous" | "discrete" | "both"); `samplers` are the
     samplers it trains with, whose extra columns are prepared here, once, on the host.
     """
     dataset = open_minari(config.dataset)
     act_space = dataset.action_space
     discrete = isinstance(act_space, gym.spaces.Discrete)
-    if discrete != (actions == "discrete"):
+    if actions != "both" and discrete != (actions == "discrete"):
         kind, need = ("discrete", "continuous") if discrete else ("continuous", "discrete")
         raise StitchError(
             f"Dataset '{config.dataset}' has {kind} actions ({act_space}) but algorithm "

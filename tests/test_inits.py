@@ -70,7 +70,8 @@ def test_every_algorithm_builds_with_each_reference_init():
     from tests.conftest import tiny_config
     spec = Spec((3,), "float32", 2, False)
     from algos.common import contract
-    data = {"observations": jnp.zeros((4, 3)), "actions": jnp.zeros((4, 2)), "episode_ends": jnp.array([0, 1, 0, 1.0])}
+    data = {"observations": jnp.zeros((4, 3)), "actions": jnp.zeros((4, 2)), "episode_ends": jnp.array([0, 1, 0, 1.0]),
+            "rewards": jnp.array([1.0, 2.0, 3.0, 4.0])}
     for name in sorted(ALGOS):
         algo = contract(ALGOS[name])
         for scheme in ("orthogonal", "pytorch", "edac"):

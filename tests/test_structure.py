@@ -96,11 +96,11 @@ def test_scanned_updates_equal_single_jitted_updates(name):
         state, m = update(state, batch, update_rng, **step)
         losses.append(m)
     _assert_trees_close(scanned[0], state)
-    # The critic diagnostics users read (README "Reading the critic diagnostics"); AWR has a V only,
-    # and one-step's critic trains in its "evaluate" phase, not in this one.
-    if name not in ("bc", "awr", "onestep"):
+    # The critic diagnostics users read (README "Reading the critic diagnostics"); BC and DT have no
+    # critic, AWR has a V only, and one-step's critic trains in its "evaluate" phase, not in this one.
+    if name not in ("bc", "dt", "awr", "onestep"):
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "awr", "iql", "fqe", "fqe_discrete"):  # IQL never queries Q on the policy's actions; FQE has no policy
+    if name not in ("bc", "dt", "awr", "iql", "fqe", "fqe_discrete"):  # IQL never queries Q on the policy's actions; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
@@ -120,7 +120,8 @@ def test_vmapped_seeds_equal_separate_runs(name):
         alone, _ = single(_seed(carries, i), dataset)
         _assert_trees_close(_seed(together, i), alone)
     # ...and the seeds are really different agents.
-    networks = together[0].actor if "actor" in together[0].__dataclass_fields__ else together[0].critic
+    fields = together[0].__dataclass_fields__
+    networks = getattr(together[0], next(f for f in ("actor", "model", "critic") if f in fields))
     first = jax.tree_util.tree_leaves(networks.params)[0]
     assert not np.allclose(first[0], first[1])
 
