@@ -3,7 +3,7 @@
 Each module follows the contract in algos/common.py: `init`, `update`, `act`, and optionally
 `ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`, `eval_conditions`.
 """
-from algos import awac, awr, bc, bcq, bear, brac, cql, crr, dt, edac, fqe, fqe_discrete, iql, onestep, rebrac, sac_n, td3_bc
+from algos import awac, awr, bc, bcq, bear, brac, cql, crr, dt, edac, fqe, fqe_discrete, idql, iql, onestep, rebrac, sac_n, td3_bc
 from algos.common import StitchError
 
 ALGOS = {
@@ -11,6 +11,7 @@ ALGOS = {
     "dt": dt,
     "td3_bc": td3_bc,
     "iql": iql,
+    "idql": idql,
     "onestep": onestep,
     "cql": cql,
     "crr": crr,

@@ -8,7 +8,7 @@ likelihood on the data's actions weighted by their exponentiated advantage:
   pi   maximise E[ w log pi(a_t|s_t) ],  w = min(exp(A_hat / beta), weight_clip),
        A = G_t - V(s_t), A_hat = A standardised (the paper's code: over its buffer; here over
        the batch), beta = `awr_temperature` (1.0), weight_clip 20.
-The policy head is `policy_head` (gaussian | mixture: networks/policies.likelihood_policy).
+The policy head is `policy_head` (gaussian | mixture | latent | diffusion: networks/policies.likelihood_policy).
 
 For a variant change `advantage_weights` (e.g. no standardisation, or CRR's indicator).
 """
@@ -17,9 +17,9 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs
+from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs, policy_head
 from data import samplers
-from networks import ValueNetwork, likelihood_policy
+from networks import ValueNetwork
 
 ACTIONS = "continuous"
 SAMPLER = samplers.mc_returns
@@ -37,7 +37,7 @@ def init(config, spec: Spec, rng) -> AWRState:
     obs, _, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
     actor = create_train_state(
-        likelihood_policy(config.policy_head, spec.action_dim, hidden, torso, num_components=config.num_components),
+        policy_head(config, spec, hidden, torso),
         actor_rng, (obs,), make_optimizer(config.actor_lr))
     value = create_train_state(ValueNetwork(hidden, torso=torso), value_rng, (obs,), make_optimizer(config.value_lr))
     return AWRState(actor=actor, value=value, step=jnp.zeros((), jnp.int32))

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, StitchError, actor_log_prob, create_train_state, make_optimizer, network_inputs
-from networks import DeterministicPolicy, likelihood_policy
+from algos.common import Spec, StitchError, actor_log_prob, create_train_state, make_optimizer, network_inputs, policy_head
+from networks import DeterministicPolicy
 
 ACTIONS = "continuous"
 
@@ -31,9 +31,8 @@ class BCState(struct.PyTreeNode):
 
 def init(config, spec: Spec, rng) -> BCState:
     obs, _, torso = network_inputs(config, spec)
-    if config.get("policy_head", "deterministic") != "deterministic":  # gaussian | mixture | latent
-        actor = likelihood_policy(config.policy_head, spec.action_dim, config.hidden_dims, torso,
-                                  state_dependent_std=True, num_components=config.get("num_components", 5))
+    if config.get("policy_head", "deterministic") != "deterministic":  # gaussian | mixture | latent | diffusion
+        actor = policy_head(config, spec, config.hidden_dims, torso, state_dependent_std=True)
     else:
         actor = DeterministicPolicy(spec.action_dim, tuple(config.hidden_dims), torso=torso)
     actor_state = create_train_state(actor, rng, (obs,), make_optimizer(config.actor_lr))

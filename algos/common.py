@@ -248,6 +248,19 @@ def network_inputs(config, spec: Spec):
                                 config.get("init", "glorot"))
 
 
+def policy_head(config, spec: Spec, hidden_dims, torso, default: str = "gaussian", state_dependent_std: bool = False):
+    """The likelihood-fitted policy `config.policy_head` names (networks/policies.likelihood_policy),
+    with its options from the config (configs/base.add_policy_head_fields)."""
+    kind = config.get("policy_head", default)
+    diffusion = None
+    if kind == "diffusion":
+        diffusion = dict(steps=config.diffusion_steps, sample_steps=config.diffusion_sample_steps,
+                         dropout=config.diffusion_dropout, beta_schedule=config.beta_schedule)
+    return likelihood_policy(kind, spec.action_dim, tuple(hidden_dims), torso,
+                             state_dependent_std=state_dependent_std,
+                             num_components=config.get("num_components", 5), diffusion=diffusion)
+
+
 # ---------------------------------------------------------------- the fitted behaviour policy
 
 BEHAVIOUR_ACTION_EPS = 1e-3  # the data's actions are clipped this far inside [-1, 1] for the

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, actor_log_prob, create_train_state, critic_regression, make_optimizer, network_inputs
-from networks import QEnsemble, likelihood_policy
+from algos.common import Spec, actor_log_prob, create_train_state, critic_regression, make_optimizer, network_inputs, policy_head
+from networks import QEnsemble
 
 ACTIONS = "continuous"
 
@@ -37,7 +37,7 @@ def init(config, spec: Spec, rng) -> CRRState:
     obs, act, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
     actor = create_train_state(
-        likelihood_policy(config.policy_head, spec.action_dim, hidden, torso, num_components=config.num_components),
+        policy_head(config, spec, hidden, torso),
         actor_rng, (obs,), make_optimizer(config.actor_lr))
     critic = create_train_state(QEnsemble(hidden, num_critics=config.num_critics, torso=torso), critic_rng,
                                 (obs, act), make_optimizer(config.critic_lr))

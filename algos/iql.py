@@ -16,8 +16,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs, polyak_update
-from networks import QEnsemble, ValueNetwork, ensemble_min, likelihood_policy
+from algos.common import Spec, actor_log_prob, create_train_state, make_optimizer, network_inputs, policy_head, polyak_update
+from networks import QEnsemble, ValueNetwork, ensemble_min
 
 ACTIONS = "continuous"
 EXP_ADV_MAX = 100.0
@@ -36,8 +36,7 @@ def init(config, spec: Spec, rng) -> IQLState:
     obs, act, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
     actor = create_train_state(
-        likelihood_policy(config.get("policy_head", "gaussian"), spec.action_dim, hidden, torso,
-                          num_components=config.get("num_components", 5)), actor_rng, (obs,),
+        policy_head(config, spec, hidden, torso), actor_rng, (obs,),
         make_optimizer(config.actor_lr, config.num_updates if config.actor_cosine_decay else None))
     critic = create_train_state(QEnsemble(hidden, num_critics=2, torso=torso), critic_rng, (obs, act),
                                 make_optimizer(config.critic_lr))

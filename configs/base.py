@@ -108,8 +108,12 @@ def add_vae_fields(c):
 
 def add_policy_head_fields(c, head="gaussian"):
     """The head of a policy fitted by (weighted) likelihood (networks/policies.likelihood_policy)."""
-    c.policy_head = head            # gaussian (one mode) | mixture (num_components Gaussian modes) | latent (a VAE)
+    c.policy_head = head            # gaussian (one mode) | mixture (num_components Gaussian modes) | latent (a VAE) | diffusion (a DDPM)
     c.num_components = 5            # the mixture head's components
+    c.diffusion_steps = 5           # the diffusion head's denoising steps T (IDQL's)
+    c.diffusion_sample_steps = 0    # steps when sampling, respaced (0: all T)
+    c.diffusion_dropout = 0.1       # dropout in the diffusion head's residual blocks (IDQL's)
+    c.beta_schedule = "vp"          # the diffusion head's noise schedule: vp (IDQL) | cosine | linear
     return c
 
 
@@ -134,8 +138,13 @@ BEHAVIOUR_CHECKS = {
     "behaviour_steps": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0 skips the phase)"),
 }
 
-LIKELIHOOD_HEAD_CHECK = {"policy_head": (lambda v: v in ("gaussian", "mixture", "latent"),
-                                         "gaussian, mixture or latent")}
+LIKELIHOOD_HEAD_CHECK = {
+    "policy_head": (lambda v: v in ("gaussian", "mixture", "latent", "diffusion"), "gaussian, mixture, latent or diffusion"),
+    "diffusion_steps": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "diffusion_sample_steps": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0 (0: every training step)"),
+    "diffusion_dropout": (lambda v: 0 <= v < 1, "a float in [0, 1)"),
+    "beta_schedule": (lambda v: v in ("vp", "cosine", "linear"), "vp, cosine or linear"),
+}
 
 VAE_CHECKS = {
     "vae_hidden_dims": (lambda v: len(v) >= 1 and all(isinstance(h, int) and h >= 1 for h in v),
@@ -298,8 +307,8 @@ _CHECKS = {
     "compute_dtype": (lambda v: v in COMPUTE_DTYPES, f"one of {COMPUTE_DTYPES}"),
     "sweep": (lambda v: isinstance(v, str), 'a string like "expectile=0.6,0.7 temperature=3,10"'),
     "bc_top_fraction": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
-    "policy_head": (lambda v: v in ("deterministic", "gaussian", "mixture", "latent"),
-                    "deterministic, gaussian, mixture or latent (BC's policy)"),
+    "policy_head": (lambda v: v in ("deterministic", "gaussian", "mixture", "latent", "diffusion"),
+                    "deterministic, gaussian, mixture, latent or diffusion (BC's policy)"),
     "num_components": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1 (the mixture head's modes)"),
     "expectile": (lambda v: 0.0 < v < 1.0, "in (0, 1) (IQL uses 0.7 for locomotion)"),
     "temperature": (lambda v: v > 0, "a positive float (IQL's beta; 3.0 for locomotion)"),

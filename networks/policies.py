@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from networks.diffusion import DiffusionPolicy
 from networks.generative import ActionVAE, gaussian_kl_to_standard
 from networks.inits import layer_init
 from networks.mlp import MLP, dense
@@ -268,15 +269,18 @@ class PerturbationPolicy(nn.Module):
             x = mlp((features, actions))
         return jnp.clip(actions + self.phi * jnp.tanh(x), -1.0, 1.0)
 
-POLICY_HEADS = ("gaussian", "mixture", "latent", "tanh_gaussian")
+POLICY_HEADS = ("gaussian", "mixture", "latent", "tanh_gaussian", "diffusion")
 
 
 def likelihood_policy(kind: str, action_dim: int, hidden_dims, torso: TorsoSpec = TorsoSpec(),
-                      state_dependent_std: bool = False, num_components: int = 5):
+                      state_dependent_std: bool = False, num_components: int = 5,
+                      diffusion: Optional[dict] = None):
     """A policy fitted by (weighted) likelihood, by `config.policy_head` (or `behaviour_head`):
     gaussian (GaussianPolicy: one mode, tanh mean) | mixture (MixtureGaussianPolicy:
     `num_components` modes) | latent (LatentPolicy: a VAE, a surrogate density) | tanh_gaussian
-    (TanhGaussianPolicy: squashed, state-dependent std). Each returns a distribution with
+    (TanhGaussianPolicy: squashed, state-dependent std) | diffusion (networks/diffusion.DiffusionPolicy:
+    a DDPM of hidden_dims[0]-wide residual blocks, one per entry of hidden_dims, with the
+    `diffusion` options: steps, sample_steps, dropout, beta_schedule). Each returns a distribution with
     log_prob(actions, rng=None), sample, sample_and_log_prob and mode. This is
     also the fitted behaviour policy of BRAC and one-step (algos/common.fit_behaviour)."""
     if kind == "gaussian":
@@ -287,4 +291,7 @@ def likelihood_policy(kind: str, action_dim: int, hidden_dims, torso: TorsoSpec 
         return LatentPolicy(action_dim, tuple(hidden_dims), torso=torso)
     if kind == "tanh_gaussian":
         return TanhGaussianPolicy(action_dim, tuple(hidden_dims), torso=torso)
+    if kind == "diffusion":
+        return DiffusionPolicy(action_dim, width=hidden_dims[0], num_blocks=len(hidden_dims), torso=torso,
+                               **(diffusion or {}))
     raise ValueError(f"Unknown policy head '{kind}'; use one of {POLICY_HEADS}.")

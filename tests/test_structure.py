@@ -100,7 +100,7 @@ def test_scanned_updates_equal_single_jitted_updates(name):
     # critic, AWR has a V only, and one-step's critic trains in its "evaluate" phase, not in this one.
     if name not in ("bc", "dt", "awr", "onestep"):
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "dt", "awr", "iql", "fqe", "fqe_discrete"):  # IQL never queries Q on the policy's actions; FQE has no policy
+    if name not in ("bc", "dt", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
@@ -116,9 +116,13 @@ def test_vmapped_seeds_equal_separate_runs(name):
     chunk = chunk_fn(config, algo, 5)
     together, _ = jax.jit(jax.vmap(chunk, in_axes=(0, None)))(carries, dataset)
     single = jax.jit(chunk)
+    # IDQL's diffusion network (LayerNorm'd residual blocks, 4x inner width): batching reorders its
+    # float sums, and Adam's g / sqrt(v) turns a near-zero gradient's 1e-9 difference into ~6e-6
+    # in one weight of 16k after 5 updates (measured); every other algorithm meets 1e-6.
+    atol = 1e-5 if name == "idql" else 1e-6
     for i in range(config.num_seeds):
         alone, _ = single(_seed(carries, i), dataset)
-        _assert_trees_close(_seed(together, i), alone)
+        _assert_trees_close(_seed(together, i), alone, atol=atol)
     # ...and the seeds are really different agents.
     fields = together[0].__dataclass_fields__
     networks = getattr(together[0], next(f for f in ("actor", "model", "critic") if f in fields))
