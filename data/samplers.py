@@ -182,16 +182,21 @@ nstep = Sampler("nstep", _prepare_nstep, _gather_nstep, ("n_step",))
 
 # ---------------------------------------------------------------- Decision Transformer windows
 
-WINDOW_KEYS = ("observations", "actions", "rewards", "returns_to_go", "timesteps", "terminals")
+WINDOW_KEYS = ("observations", "actions", "rewards", "returns_to_go", "values", "timesteps", "terminals")
 
 
 def _prepare_windows(config, arrays):
-    first, _ = _episode_bounds(arrays["episode_ends"])
+    first, last = _episode_bounds(arrays["episode_ends"])
     # undiscounted: DT conditions on the return still to be collected, as given in the data
     rtg = _returns_to_go(arrays["rewards"], arrays["episode_ends"], 1.0)
+    # the Trajectory Transformer's value token: the discounted return from the next step on,
+    # sum_k>=1 discount^(k-1) r_(t+k) within the episode (0 at its last step)
+    g = _returns_to_go(arrays["rewards"], arrays["episode_ends"], config.discount)
+    values = np.where(np.arange(len(g)) == last, 0.0, np.roll(g, -1))
     return {"episode_first": first,
             "timesteps": (np.arange(len(first)) - first).astype(np.int32),
-            "returns_to_go": rtg.astype(np.float32)}
+            "returns_to_go": rtg.astype(np.float32),
+            "values": values.astype(np.float32)}
 
 
 def _gather_windows(config, data, indices):
@@ -211,7 +216,7 @@ def _gather_windows(config, data, indices):
     return batch
 
 
-windows = Sampler("windows", _prepare_windows, _gather_windows, ("context_len",))
+windows = Sampler("windows", _prepare_windows, _gather_windows, ("context_len", "discount"))
 
 
 # ---------------------------------------------------------------- Monte-Carlo returns

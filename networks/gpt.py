@@ -88,4 +88,43 @@ class GPT(nn.Module):
         return nn.LayerNorm(name="ln_f")(x)
 
 
-__all__ = ["GPT", "causal_mask", "GPT_INIT_STD", "ACTIVATIONS"]
+class TrajectoryModel(nn.Module):
+    """The Trajectory Transformer's GPT (Janner, Li & Levine 2021) over discretised transitions.
+
+    A transition is `transition_dim` tokens (state dims, action dims, reward, value), each a bin
+    index in 0..num_bins-1; a token's dimension is its position modulo `transition_dim`, so
+    `positions` count from the first real token of a window, which starts a transition.
+    Embedding: one table over (dimension, bin) pairs plus a learned position embedding. Output:
+    the logits of the next token through the head of that token's dimension (TT's EinLinear,
+    one Dense per dimension). `last_only` returns the last position's logits (planning) and
+    otherwise every position's, the window aligned to whole transitions (training).
+    """
+
+    num_bins: int
+    transition_dim: int
+    max_len: int
+    embed_dim: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    dropout: float = 0.1
+
+    @nn.compact
+    def __call__(self, tokens, positions, mask, deterministic: bool = True, last_only: bool = False):
+        N, J, D = self.num_bins, self.transition_dim, self.embed_dim
+        init = nn.initializers.normal(GPT_INIT_STD)
+        dims = positions % J
+        x = nn.Embed(N * J, D, embedding_init=init, name="embed_token")(tokens + N * dims)
+        x = x + nn.Embed(self.max_len, D, embedding_init=init, name="embed_position")(
+            jnp.clip(positions, 0, self.max_len - 1))
+        h = GPT(self.num_layers, self.num_heads, self.dropout, "gelu", name="gpt")(x, mask, deterministic)
+        heads = self.param("heads", init, (J, D, N))  # heads[d] predicts a token of dimension d
+        if last_only:
+            return jnp.einsum("bd,bdn->bn", h[:, -1], heads[(dims[:, -1] + 1) % J])
+        B, T = tokens.shape
+        K = -(-(T + 1) // J)  # whole transitions covering the window's T + 1 tokens
+        h = jnp.pad(h, ((0, 0), (0, K * J - T), (0, 0))).reshape(B, K, J, D)
+        logits = jnp.einsum("bkjd,jdn->bkjn", h, jnp.roll(heads, -1, axis=0))  # slot j -> dim j+1
+        return logits.reshape(B, K * J, N)[:, :T]
+
+
+__all__ = ["GPT", "TrajectoryModel", "causal_mask", "GPT_INIT_STD", "ACTIVATIONS"]

@@ -206,8 +206,12 @@ def test_windows_by_hand():
     config = _config(context_len=3)
     data = _device(config, _arrays(), windows)
     b = _gather(windows, config, data, [0, 4, 6, 2, 7])
-    assert set(b) == {"observations", "actions", "rewards", "returns_to_go", "timesteps",
+    assert set(b) == {"observations", "actions", "rewards", "returns_to_go", "values", "timesteps",
                       "terminals", "mask"}
+    # the Trajectory Transformer's values: discounted (0.5) returns from the next step, 0 at an
+    # episode's last step (episodes: rewards 1-3, 4-7, 8-9)
+    np.testing.assert_allclose(b["values"], [[0, 0, 3.5], [0, 9.75, 9.5], [9.5, 7, 0], [3.5, 3, 0],
+                                             [0, 0, 9]])
     np.testing.assert_array_equal(b["mask"], [[0, 0, 1], [0, 1, 1], [1, 1, 1], [1, 1, 1],
                                               [0, 0, 1]])
     np.testing.assert_array_equal(b["rewards"], [[0, 0, 1], [0, 4, 5], [5, 6, 7], [1, 2, 3],

@@ -96,11 +96,11 @@ def test_scanned_updates_equal_single_jitted_updates(name):
         state, m = update(state, batch, update_rng, **step)
         losses.append(m)
     _assert_trees_close(scanned[0], state)
-    # The critic diagnostics users read (README "Reading the critic diagnostics"); BC and DT have no
+    # The critic diagnostics users read (README "Reading the critic diagnostics"); BC, DT and TT have no
     # critic, AWR has a V only, and one-step's critic trains in its "evaluate" phase, not in this one.
-    if name not in ("bc", "dt", "awr", "onestep"):
+    if name not in ("bc", "dt", "tt", "awr", "onestep"):
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "dt", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
+    if name not in ("bc", "dt", "tt", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
