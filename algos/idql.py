@@ -21,8 +21,8 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from algos import iql
-from algos.common import Spec, create_train_state, make_optimizer, network_inputs, policy_head, polyak_update
-from networks import QEnsemble, ValueNetwork, ensemble_min
+from algos.common import Spec, polyak_update
+from networks import ensemble_min
 
 ACTIONS = "continuous"
 
@@ -37,17 +37,9 @@ class IDQLState(struct.PyTreeNode):
 
 
 def init(config, spec: Spec, rng) -> IDQLState:
-    actor_rng, critic_rng, value_rng = jax.random.split(rng, 3)
-    obs, act, torso = network_inputs(config, spec)
-    hidden = tuple(config.hidden_dims)
-    actor = create_train_state(policy_head(config, spec, config.actor_hidden_dims, torso, default="diffusion"),
-                               actor_rng, (obs,),
-                               make_optimizer(config.actor_lr, config.num_updates if config.actor_cosine_decay else None))
-    critic = create_train_state(QEnsemble(hidden, num_critics=2, torso=torso), critic_rng, (obs, act),
-                                make_optimizer(config.critic_lr))
-    value = create_train_state(ValueNetwork(hidden, torso=torso), value_rng, (obs,), make_optimizer(config.value_lr))
-    return IDQLState(actor=actor, target_actor_params=actor.params, critic=critic, value=value,
-                     target_critic_params=critic.params, step=jnp.zeros((), jnp.int32))
+    s = iql.init(config, spec, rng)  # IQL's networks, the actor the config's diffusion head
+    return IDQLState(actor=s.actor, target_actor_params=s.actor.params, critic=s.critic, value=s.value,
+                     target_critic_params=s.target_critic_params, step=s.step)
 
 
 def denoising_loss(actor_params, config, state: IDQLState, batch, rng):

@@ -35,8 +35,8 @@ def init(config, spec: Spec, rng) -> IQLState:
     actor_rng, critic_rng, value_rng = jax.random.split(rng, 3)
     obs, act, torso = network_inputs(config, spec)
     hidden = tuple(config.hidden_dims)
-    actor = create_train_state(
-        policy_head(config, spec, hidden, torso), actor_rng, (obs,),
+    actor = create_train_state(  # IDQL's diffusion model has widths of its own
+        policy_head(config, spec, config.get("actor_hidden_dims", hidden), torso), actor_rng, (obs,),
         make_optimizer(config.actor_lr, config.num_updates if config.actor_cosine_decay else None))
     critic = create_train_state(QEnsemble(hidden, num_critics=2, torso=torso), critic_rng, (obs, act),
                                 make_optimizer(config.critic_lr))

@@ -18,7 +18,7 @@ DATASET_PRESETS = {**task_table(LOCOMOTION_TASKS, {}),
 
 # The built-in Pendulum data: small networks, and fewer samples to keep acting cheap on a CPU.
 VARIANTS = {"pendulum": {"actor_hidden_dims": (64, 64, 64), "batch_size": 256, "critic_batch_size": 256,
-                         "num_samples": 16, "reward_transform": "none"}}
+                         "num_samples": 16}}
 
 CHECKS = {
     **{k: v for k, v in LIKELIHOOD_HEAD_CHECK.items() if k != "policy_head"},
