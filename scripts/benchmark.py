@@ -743,12 +743,14 @@ def evaluation():
     a 1M-update run evaluated every 5k updates with 10 episodes (CORL's protocol)."""
     from algos.common import contract
     from algos.rollout import Evaluator
-    from algos.workdir import restore
+    from algos.workdir import load_config, restore
     from data.dataset import load_dataset
 
-    config, carry, meta = restore(FLAGS.eval_workdir)
+    config = load_config(FLAGS.eval_workdir)
     algo = contract(ALGOS[config.algo])
-    _, info = load_dataset(config, algo.actions, algo.samplers)
+    data, info = load_dataset(config, algo.actions, algo.samplers)
+    aux = algo.prepare(config, data, info) if algo.prepare is not None else None  # DT's targets, TT's bins
+    config, carry, meta = restore(FLAGS.eval_workdir, aux=aux)
     state = jax.tree_util.tree_map(lambda x: x[:1], carry[0])  # run 0
     ups = json.load(open(os.path.join(FLAGS.eval_workdir, "results.json")))["updates_per_second"]
     out = {"workdir": FLAGS.eval_workdir, "env": info.env_spec.id, "updates_per_s": ups, "rows": []}

@@ -10,6 +10,24 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the tests marked slow (longer learning checks and parameter matrices)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: left out of the default run (CI's); `pytest --slow` runs them")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compile_cache():
     """The suite uses train_offline's persistent compile cache (STITCH_COMPILE_CACHE, default

@@ -374,8 +374,10 @@ def test_brac_dual_alpha_rises_with_the_divergence_and_stays_in_bounds():
     assert float(brac.alpha_step(config, state_with(499.0), jnp.asarray(10.0)).params["alpha"]) == brac.ALPHA_MAX
 
 
-@pytest.mark.parametrize("head", ["mixture", "latent"])
-@pytest.mark.parametrize("name", ["iql", "awac", "awr", "crr"])
+@pytest.mark.parametrize("name,head", [("iql", "mixture"), ("awr", "latent")] + [
+    pytest.param(name, head, marks=pytest.mark.slow)  # the rest of the matrix: `pytest --slow`
+    for name in ("iql", "awac", "awr", "crr") for head in ("mixture", "latent")
+    if (name, head) not in (("iql", "mixture"), ("awr", "latent"))])
 def test_weighted_regression_methods_fit_each_multimodal_head(name, head):
     """`policy_head` wherever a method fits its policy by (weighted) likelihood: its own update,
     run through the driver's chunk, raises the policy's log-likelihood of the data's actions (a
