@@ -135,3 +135,22 @@ def test_update_lowers_the_loss_and_acting_keeps_the_context():
 def test_transformed_data_is_refused():
     with pytest.raises(StitchError, match="observation_transform=none"):
         tt.prepare(_small(observation_transform="zscore"), {}, None)
+
+
+def test_bad_inputs_are_refused_with_their_fix():
+    from configs import idql as idql_config, tt as tt_config
+    from configs.base import validate
+    with pytest.raises(StitchError, match="discretised continuous actions"):
+        tt.init(_small(), Spec((3,), "float32", 4, True), jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match=r"\(rows >= 2, dims\) data"):
+        discretise.fit_discretiser(np.zeros(5), 10)
+    config = tt_config.get_config()
+    assert validate(config) == []
+    config.tt_cdf_act = 0.0
+    (problem,) = validate(config)
+    assert "config.tt_cdf_act=0.0 is invalid" in problem and "(0, 1]" in problem
+    config = idql_config.get_config()
+    assert validate(config) == []
+    config.policy_head = "gaussian"
+    (problem,) = validate(config)
+    assert "IDQL's policy is a diffusion model" in problem
