@@ -58,7 +58,7 @@ def _gather(sampler, config, data, indices):
 def test_prepared_columns_by_hand():
     config, arrays = _config(), _arrays()
     cols = prepare_columns(config, arrays, list(SAMPLERS.values()))
-    assert set(cols) == {"episode_last", "episode_first", "timesteps", "returns_to_go",
+    assert set(cols) == {"episode_last", "episode_first", "timesteps", "returns_to_go", "values",
                          "mc_returns"}
     np.testing.assert_array_equal(cols["episode_first"], [0, 0, 0, 3, 3, 3, 3, 7, 7])
     np.testing.assert_array_equal(cols["episode_last"], [2, 2, 2, 6, 6, 6, 6, 8, 8])
@@ -69,7 +69,9 @@ def test_prepared_columns_by_hand():
                                   [2.75, 3.5, 3, 8.875, 9.75, 9.5, 7, 12.5, 9])
     for k in ("episode_first", "episode_last", "timesteps"):
         assert cols[k].dtype == np.int32
-    for k in ("returns_to_go", "mc_returns"):
+    # TT's values: the discounted return from the next step, 0 at an episode's last row
+    np.testing.assert_allclose(cols["values"], [3.5, 3, 0, 9.75, 9.5, 7, 0, 9, 0])
+    for k in ("returns_to_go", "mc_returns", "values"):
         assert cols[k].dtype == np.float32
 
 
