@@ -44,7 +44,9 @@ def bc_score(pendulum, tmp_path_factory):
     return float(np.mean(results["final_normalized_score"])), results["behaviour_normalized_score"]
 
 
-@pytest.mark.parametrize("module", [iql, td3_bc, rebrac], ids=["iql", "td3_bc", "rebrac"])
+@pytest.mark.parametrize("module", [iql, pytest.param(td3_bc, marks=pytest.mark.slow),
+                                    pytest.param(rebrac, marks=pytest.mark.slow)],
+                         ids=["iql", "td3_bc", "rebrac"])  # CI runs IQL's; `pytest --slow` all three
 def test_offline_rl_beats_bc_and_the_data(module, bc_score, tmp_path):
     config = module.get_config("pendulum")
     config.progress_bar = False

@@ -26,7 +26,7 @@ from tests.test_structure import (SPEC, _assert_trees_close, _fake_dataset, _see
                                   init_carry, sample_batch)
 
 
-@pytest.mark.parametrize("name", ["td3_bc", "rebrac"])
+@pytest.mark.parametrize("name", ["td3_bc", pytest.param("rebrac", marks=pytest.mark.slow)])
 def test_delayed_actor_on_the_shared_step_equals_the_per_run_select(name):
     config = tiny_config(name, num_seeds=2)
     algo, dataset, n = ALGOS[name], _fake_dataset(), 5
@@ -81,8 +81,9 @@ def _states_and_actions(torso, proposals=7, batch=5, action_dim=2, width=4):
     return obs, actions
 
 
-@pytest.mark.parametrize("torso, width", [
-    (TorsoSpec("mlp", 1), 4), (TorsoSpec("mlp", 1), 40), (TorsoSpec("cnn", 3), None),
+@pytest.mark.parametrize("torso, width", [  # CI runs the wide cases; `pytest --slow` all four
+    pytest.param(TorsoSpec("mlp", 1), 4, marks=pytest.mark.slow), (TorsoSpec("mlp", 1), 40),
+    pytest.param(TorsoSpec("cnn", 3), None, marks=pytest.mark.slow),
     (TorsoSpec("mlp", 1, "bfloat16"), 40)], ids=["mlp-narrow", "mlp-wide", "cnn", "mlp-wide-bf16"])
 def test_several_actions_per_state_share_the_state_pass(torso, width):
     # Features narrower than the first layer (4 < 32) take the broadcast; wider ones (40, the
