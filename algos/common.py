@@ -130,8 +130,11 @@ def actor_log_prob(config, state, observations, actions):
     """log pi(a|s) of a state whose `actor` returns a distribution (networks/policies.py), for
     actions in the normalised [-1, 1] space: the optional `log_prob` of the contract, which
     importance-sampling OPE needs (scripts/ope.py). Algorithms with a density-free policy
-    (deterministic actors) leave `log_prob` out."""
-    del config
+    (deterministic actors) leave `log_prob` out; the diffusion head has none to give."""
+    if config.get("policy_head") == "diffusion":
+        raise StitchError(f"{config.algo}'s diffusion policy has no density (its log_prob is the denoising "
+                          f"loss, a training surrogate), so importance sampling cannot weigh its actions. "
+                          f"Fix: use FQE for it, or a gaussian, mixture or latent policy_head.")
     return state.actor.apply_fn({"params": state.actor.params}, observations).log_prob(actions)
 
 

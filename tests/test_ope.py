@@ -322,6 +322,10 @@ def test_log_prob_contract_is_the_policy_density():
         bc = contract(get_algo("bc"))
         config = tiny_config("bc")
         bc.log_prob(config, bc.module.init(config, spec, jax.random.PRNGKey(0)), obs, acts)
+    with pytest.raises(StitchError, match="diffusion policy has no density"):  # a surrogate is not a density
+        iql = contract(get_algo("iql"))
+        config = tiny_config("iql", policy_head="diffusion")
+        iql.log_prob(config, iql.module.init(config, spec, jax.random.PRNGKey(0)), obs, acts)
 
 
 def test_fqe_value_rotates_through_every_initial_state():
