@@ -374,14 +374,15 @@ def test_brac_dual_alpha_rises_with_the_divergence_and_stays_in_bounds():
     assert float(brac.alpha_step(config, state_with(499.0), jnp.asarray(10.0)).params["alpha"]) == brac.ALPHA_MAX
 
 
-@pytest.mark.parametrize("name,head", [("iql", "mixture"), ("awr", "latent")] + [
+@pytest.mark.parametrize("name,head", [("iql", "mixture"), ("awr", "latent"), ("awac", "diffusion")] + [
     pytest.param(name, head, marks=pytest.mark.slow)  # the rest of the matrix: `pytest --slow`
-    for name in ("iql", "awac", "awr", "crr") for head in ("mixture", "latent")
-    if (name, head) not in (("iql", "mixture"), ("awr", "latent"))])
+    for name in ("iql", "awac", "awr", "crr") for head in ("mixture", "latent", "diffusion")
+    if (name, head) not in (("iql", "mixture"), ("awr", "latent"), ("awac", "diffusion"))])
 def test_weighted_regression_methods_fit_each_multimodal_head(name, head):
     """`policy_head` wherever a method fits its policy by (weighted) likelihood: its own update,
     run through the driver's chunk, raises the policy's log-likelihood of the data's actions (a
-    deterministic behaviour here), whatever the advantage weights are."""
+    deterministic behaviour here), whatever the advantage weights are (the diffusion head's
+    surrogate: minus its denoising loss at fixed noise)."""
     from tests.test_structure import _seed, case, chunk_fn, init_carry
     config, algo, spec, dataset = case(name, num_seeds=1, num_updates=300, policy_head=head, actor_lr=3e-3)  # IQL: cosine over the run
     dataset["actions"] = 0.8 * jnp.tanh(dataset["observations"][:, :2])
@@ -395,4 +396,5 @@ def test_weighted_regression_methods_fit_each_multimodal_head(name, head):
     before = data_log_likelihood(carry[0])
     (state, _), metrics = jax.jit(chunk_fn(config, algo, 300))(carry, dataset)
     assert np.all(np.isfinite(np.asarray(metrics["actor_loss"])))
-    assert data_log_likelihood(state) > before + 1.0, (before, data_log_likelihood(state))
+    after = data_log_likelihood(state)
+    assert after > before + 1.0, (before, after)  # measured: +3.5 to +26 over the 12 cases
