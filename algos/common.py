@@ -168,6 +168,23 @@ def scale_by_learning_rate_in_state(learning_rate, decay_steps: Optional[int] = 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def scale_by_warmup(warmup_steps: int) -> optax.GradientTransformation:
+    """Multiply updates by min(1, (n + 1) / warmup_steps) at the n-th update: the paper code's
+    LambdaLR warm-up (its rate ramps over the first `warmup_steps` updates, then stays)."""
+
+    def init_fn(params):
+        del params
+        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+
+    def update_fn(updates, state, params=None):
+        del params
+        factor = jnp.minimum(1.0, (state.count + 1) / max(int(warmup_steps), 1))
+        updates = jax.tree_util.tree_map(lambda g: g * factor.astype(g.dtype), updates)
+        return updates, optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
 def default_compile_cache():
     """Where compiled programs are kept between runs: $STITCH_COMPILE_CACHE, else
     $XDG_CACHE_HOME/stitch/jax-compile (~/.cache/stitch/jax-compile)."""

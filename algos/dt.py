@@ -25,7 +25,7 @@ import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, StitchError, network_inputs, scale_by_learning_rate_in_state
+from algos.common import Spec, StitchError, network_inputs, scale_by_learning_rate_in_state, scale_by_warmup
 from data import samplers
 from networks.gpt import GPT, GPT_INIT_STD
 from networks.inits import layer_init
@@ -92,23 +92,6 @@ def _model(config, spec: Spec) -> DecisionTransformer:
                                num_layers=config.num_layers, num_heads=config.num_heads,
                                dropout=config.dropout, max_timestep=config.max_timestep,
                                activation=config.activation)
-
-
-def scale_by_warmup(warmup_steps: int) -> optax.GradientTransformation:
-    """Multiply updates by min(1, (n + 1) / warmup_steps) at the n-th update: the paper code's
-    LambdaLR warm-up (its rate ramps over the first `warmup_steps` updates, then stays)."""
-
-    def init_fn(params):
-        del params
-        return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
-
-    def update_fn(updates, state, params=None):
-        del params
-        factor = jnp.minimum(1.0, (state.count + 1) / max(int(warmup_steps), 1))
-        updates = jax.tree_util.tree_map(lambda g: g * factor.astype(g.dtype), updates)
-        return updates, optax.ScaleByScheduleState(count=optax.safe_increment(state.count))
-
-    return optax.GradientTransformation(init_fn, update_fn)
 
 
 def make_dt_optimizer(config) -> optax.GradientTransformation:

@@ -25,8 +25,7 @@ import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, StitchError, scale_by_learning_rate_in_state
-from algos.dt import scale_by_warmup
+from algos.common import Spec, StitchError, scale_by_learning_rate_in_state, scale_by_warmup
 from data import discretise, samplers
 from networks.gpt import TrajectoryModel
 
