@@ -3,13 +3,15 @@
 Each module follows the contract in algos/common.py: `init`, `update`, `act`, and optionally
 `ACTIONS`, `SAMPLER`, `PHASES`, `prepare`, `init_memory`, `eval_conditions`.
 """
-from algos import awac, awr, bc, bcq, bear, brac, cql, crr, dt, edac, fqe, fqe_discrete, idql, iql, onestep, rebrac, sac_n, td3_bc, tt
+from algos import awac, awr, bc, bcq, bear, brac, cql, crr, dd, diffuser, dt, edac, fqe, fqe_discrete, idql, iql, onestep, rebrac, sac_n, td3_bc, tt
 from algos.common import StitchError
 
 ALGOS = {
     "bc": bc,
     "dt": dt,
     "tt": tt,
+    "diffuser": diffuser,
+    "dd": dd,
     "td3_bc": td3_bc,
     "iql": iql,
     "idql": idql,

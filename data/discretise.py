@@ -7,6 +7,10 @@ encoded as the last bin whose left edge it reaches (clipped to 0..N-1) and decod
 centre, so a value inside the data's range comes back within half its bin's width:
 |x - decode(encode(x))| <= (edges[i+1] - edges[i]) / 2 <= max bin width / 2.
 
+`CDFNormaliser` maps each dimension through its empirical CDF to [-1, 1] instead (Decision
+Diffuser's normaliser: a bounded, roughly uniform input for a diffusion model that clips to
+[-1, 1]).
+
 Fitting runs on the host (numpy) once; encode, decode and the expectation of a predicted
 distribution are jnp functions of the edges, usable inside jit.
 """
@@ -65,4 +69,42 @@ def expectation(d: Discretiser, probs, dim: int):
     return probs @ centres(d)[:, dim]
 
 
-__all__ = ["Discretiser", "KINDS", "fit_discretiser", "encode", "decode", "centres", "expectation"]
+class CDFNormaliser(NamedTuple):
+    """Each dimension mapped through its empirical CDF to [-1, 1] (Decision Diffuser's
+    CDFNormalizer): `quantiles` (L, D) are the data's values at L evenly spaced levels of
+    [0, 1]; between them the map is linear, so decode(encode(x)) = x for x inside the data's
+    range, and encode(x) is about uniform on [-1, 1] over the data (exactly at the quantiles)."""
+    quantiles: jnp.ndarray  # (L, D), nondecreasing down each column
+
+
+def fit_cdf(x, levels: int = 1001) -> CDFNormaliser:
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"fit_cdf needs (rows >= 2, dims) data, got shape {x.shape}.")
+    q = np.quantile(x, np.linspace(0.0, 1.0, levels), axis=0)
+    # a constant column (or a flat run of equal values) would give a zero-width step: spread it
+    # by a negligible amount so both directions stay functions
+    q = q + np.arange(levels)[:, None] * 1e-7 * np.maximum(np.abs(q).max(0), 1.0)
+    return CDFNormaliser(jnp.asarray(q, jnp.float32))
+
+
+def _levels(n: CDFNormaliser):
+    return jnp.linspace(0.0, 1.0, n.quantiles.shape[0])
+
+
+def cdf_encode(n: CDFNormaliser, x):
+    """(..., D) values -> (..., D) in [-1, 1] (values beyond the data's range clip to its ends)."""
+    flat = x.reshape(-1, x.shape[-1])
+    u = jnp.stack([jnp.interp(flat[:, d], n.quantiles[:, d], _levels(n)) for d in range(x.shape[-1])], -1)
+    return (2.0 * u - 1.0).reshape(x.shape)
+
+
+def cdf_decode(n: CDFNormaliser, y):
+    """The inverse map of cdf_encode, (..., D) in [-1, 1] -> values."""
+    flat = (jnp.clip(y, -1.0, 1.0).reshape(-1, y.shape[-1]) + 1.0) / 2.0
+    x = jnp.stack([jnp.interp(flat[:, d], _levels(n), n.quantiles[:, d]) for d in range(y.shape[-1])], -1)
+    return x.reshape(y.shape)
+
+
+__all__ = ["Discretiser", "KINDS", "fit_discretiser", "encode", "decode", "centres", "expectation",
+           "CDFNormaliser", "fit_cdf", "cdf_encode", "cdf_decode"]

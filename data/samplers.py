@@ -13,6 +13,8 @@ on data. `sample` draws uniform row indices and calls `gather`.
                gamma^m (1 - terminal_{t+m-1}).
   windows      the K rows ending at the sampled row, left-padded at the episode start, with
                returns-to-go and timesteps -- Decision Transformer's (R, s, a, t) context.
+  segments     the H rows from the sampled row on (absorbing past the episode's end), with the
+               discounted return from the first -- the trajectories Diffuser-style planners denoise.
   mc_returns   transitions plus the discounted Monte-Carlo return to the episode's end -- AWR's
                regression target.
 
@@ -219,6 +221,43 @@ def _gather_windows(config, data, indices):
 windows = Sampler("windows", _prepare_windows, _gather_windows, ("context_len", "discount"))
 
 
+
+# ---------------------------------------------------------------- trajectory segments (planners)
+
+def _prepare_segments(config, arrays):
+    _, last = _episode_bounds(arrays["episode_ends"])
+    # The discounted return from each row to its episode's end, a terminal row's reward plus
+    # `termination_penalty` (Diffuser's and Decision Diffuser's -100): the value a planner's
+    # guide regresses and the return Decision Diffuser conditions on.
+    rewards = np.asarray(arrays["rewards"], np.float64)
+    penalty = float(getattr(config, "termination_penalty", 0.0))
+    if penalty:
+        rewards = rewards + penalty * (np.asarray(arrays["terminals"]) > 0)
+    g = _returns_to_go(rewards, arrays["episode_ends"], config.discount)
+    return {"episode_last": last, "segment_returns": g.astype(np.float32)}
+
+
+def _gather_segments(config, data, indices):
+    """The `planning_horizon` rows starting at each sampled row, (B, H, ...). Past the episode's
+    end the segment stays in its last state with zero actions (an absorbing state; `mask` marks
+    the real steps); `returns` is the discounted return from the first row."""
+    H = int(config.planning_horizon)
+    rows = indices[:, None] + jnp.arange(H)[None, :]
+    last = data["episode_last"][indices][:, None]
+    real = rows <= last
+    rows = jnp.minimum(rows, last)
+    actions = data["actions"][rows]
+    keep = real.reshape(real.shape + (1,) * (actions.ndim - 2))
+    return {"observations": observations_at(config, data, rows),
+            "actions": jnp.where(keep, actions, jnp.zeros((), actions.dtype)),
+            "rewards": jnp.where(real, data["rewards"][rows], 0.0),
+            "terminals": data["terminals"][rows],
+            "mask": real.astype(jnp.float32),
+            "returns": data["segment_returns"][indices]}
+
+
+segments = Sampler("segments", _prepare_segments, _gather_segments, ("planning_horizon", "discount", "termination_penalty"))
+
 # ---------------------------------------------------------------- Monte-Carlo returns
 
 def _prepare_mc_returns(config, arrays):
@@ -236,4 +275,4 @@ mc_returns = Sampler("mc_returns", _prepare_mc_returns, _gather_mc_returns, ("di
 
 
 SAMPLERS = {"transitions": transitions, "nstep": nstep, "windows": windows,
-            "mc_returns": mc_returns}
+            "mc_returns": mc_returns, "segments": segments}

@@ -138,6 +138,45 @@ def ddpm_sample(eps_fn, schedule: Schedule, rng, shape, clip: bool = True, tempe
     return jnp.clip(x, -1.0, 1.0) if clip else x
 
 
+
+def guided_sample(model_fn, schedule: Schedule, rng, shape, condition=lambda x: x, predict_epsilon: bool = True,
+                  clip_x0: bool = False, temperature: float = 1.0, guide=None, guide_steps: int = 0,
+                  guide_scale: float = 0.0, guide_t_stop: int = 0, guide_by_variance: bool = True):
+    """x_0 of shape (batch, ..., channels) by ancestral sampling through the posterior (the
+    Diffuser family's sampler): from x ~ N(0, temperature^2 I), each step k = T-1..0
+      1. `guide_steps` times, x += guide_scale * g, g the gradient of sum(guide(x, t)) (scaled by
+         the step's posterior variance with `guide_by_variance`; zero at steps t < guide_t_stop),
+         then `condition` (Diffuser's value guidance);
+      2. x_0 = model_fn(x, t) (a noise prediction turned into x_0 when `predict_epsilon`),
+         clipped to [-1, 1] with `clip_x0`;
+      3. x = posterior mean(x_0, x) + temperature * sqrt(posterior variance) z (no noise at k = 0),
+         then `condition`: it writes the known entries (inpainting), e.g. the current state.
+    model_fn and guide get the training step index of the entry (`schedule.timesteps`, respaced
+    schedules included)."""
+    start_rng, rng = jax.random.split(rng)
+    x = condition(temperature * jax.random.normal(start_rng, shape))
+    steps = shape[:1]
+
+    def step(carry, k):
+        x, rng = carry
+        rng, noise_rng = jax.random.split(rng)
+        t = jnp.full(x.shape[:-1], k, jnp.int32)
+        index = jnp.full(steps, schedule.timesteps[k], jnp.int32)
+        _, variance = posterior(schedule, x, x, t)
+        for _ in range(guide_steps if guide is not None else 0):
+            g = jax.grad(lambda y: jnp.sum(guide(y, index)))(x)
+            g = variance * g if guide_by_variance else g
+            x = condition(x + guide_scale * jnp.where(schedule.timesteps[k] < guide_t_stop, 0.0, g))
+        out = model_fn(x, index)
+        x0 = predict_x0(schedule, x, t, out) if predict_epsilon else out
+        x0 = jnp.clip(x0, -1.0, 1.0) if clip_x0 else x0
+        mean, variance = posterior(schedule, x0, x, t)
+        x = mean + (k > 0) * temperature * jnp.sqrt(variance) * jax.random.normal(noise_rng, x.shape)
+        return (condition(x), rng), None
+
+    (x, _), _ = jax.lax.scan(step, (x, rng), jnp.arange(len(schedule.betas) - 1, -1, -1))
+    return x
+
 def mish(x):
     return x * jnp.tanh(nn.softplus(x))
 
@@ -268,5 +307,5 @@ class DiffusionPolicy(nn.Module):
 
 
 __all__ = ["BETA_SCHEDULES", "Schedule", "make_schedule", "respace", "q_sample", "posterior", "predict_x0",
-           "step_mean", "ddpm_sample", "vp_beta_schedule", "cosine_beta_schedule", "linear_beta_schedule",
+           "step_mean", "ddpm_sample", "guided_sample", "vp_beta_schedule", "cosine_beta_schedule", "linear_beta_schedule",
            "NoiseModel", "DiffusionDist", "DiffusionPolicy", "FourierFeatures", "mish"]

@@ -37,8 +37,8 @@ def _arrays(episode_ends=None):
 
 
 def _config(**overrides):
-    c = ConfigDict(dict(batch_size=16, discount=0.5, n_step=3, context_len=3,
-                        observation_transform="none"))
+    c = ConfigDict(dict(batch_size=16, discount=0.5, n_step=3, context_len=3, planning_horizon=3,
+                        termination_penalty=0.0, observation_transform="none"))
     c.update(overrides)
     return c
 
@@ -59,7 +59,7 @@ def test_prepared_columns_by_hand():
     config, arrays = _config(), _arrays()
     cols = prepare_columns(config, arrays, list(SAMPLERS.values()))
     assert set(cols) == {"episode_last", "episode_first", "timesteps", "returns_to_go", "values",
-                         "mc_returns"}
+                         "mc_returns", "segment_returns"}
     np.testing.assert_array_equal(cols["episode_first"], [0, 0, 0, 3, 3, 3, 3, 7, 7])
     np.testing.assert_array_equal(cols["episode_last"], [2, 2, 2, 6, 6, 6, 6, 8, 8])
     np.testing.assert_array_equal(cols["timesteps"], [0, 1, 2, 0, 1, 2, 3, 0, 1])
@@ -71,7 +71,9 @@ def test_prepared_columns_by_hand():
         assert cols[k].dtype == np.int32
     # TT's values: the discounted return from the next step, 0 at an episode's last row
     np.testing.assert_allclose(cols["values"], [3.5, 3, 0, 9.75, 9.5, 7, 0, 9, 0])
-    for k in ("returns_to_go", "mc_returns", "values"):
+    # the planners' segment returns: the Monte-Carlo returns (no termination penalty here)
+    np.testing.assert_array_equal(cols["segment_returns"], cols["mc_returns"])
+    for k in ("returns_to_go", "mc_returns", "values", "segment_returns"):
         assert cols[k].dtype == np.float32
 
 
@@ -259,7 +261,7 @@ def test_mc_returns_gather():
 
 def test_registry_and_fields():
     assert SAMPLERS == {"transitions": transitions, "nstep": nstep, "windows": windows,
-                        "mc_returns": mc_returns}
+                        "mc_returns": mc_returns, "segments": samplers.segments}
     assert transitions.fields == () and mc_returns.fields == ("discount",)
     assert "n_step" in nstep.fields and "context_len" in windows.fields
     assert all(s.name == name for name, s in SAMPLERS.items())

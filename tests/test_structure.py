@@ -78,6 +78,13 @@ def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
+# The planners' temporal U-Nets: XLA:CPU compiles a convolution differently inside a scan or a
+# vmap (batched convolutions), so float sums reassociate; Adam's first moment of Diffuser's
+# guide (regressing returns of tens, large gradients) then differs by up to 2.5e-5 after 5-6
+# updates, Decision Diffuser's weights by 4e-6 (measured).
+CONV_ATOL = {"diffuser": 1e-4, "dd": 1e-4}
+
+
 @pytest.mark.parametrize("name", sorted(ALGOS))
 def test_scanned_updates_equal_single_jitted_updates(name):
     config, algo, spec, dataset = case(name, num_seeds=1)
@@ -95,12 +102,12 @@ def test_scanned_updates_equal_single_jitted_updates(name):
         step = {"step": jnp.asarray(i, jnp.int32)} if takes_step(phase.update) else {}
         state, m = update(state, batch, update_rng, **step)
         losses.append(m)
-    _assert_trees_close(scanned[0], state)
+    _assert_trees_close(scanned[0], state, atol=CONV_ATOL.get(name, 1e-6))
     # The critic diagnostics users read (README "Reading the critic diagnostics"); BC, DT and TT have no
     # critic, AWR has a V only, and one-step's critic trains in its "evaluate" phase, not in this one.
-    if name not in ("bc", "dt", "tt", "awr", "onestep"):
+    if name not in ("bc", "dt", "tt", "awr", "onestep", "diffuser", "dd"):  # the planners' guide is a value of trajectories
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "dt", "tt", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
+    if name not in ("bc", "dt", "tt", "diffuser", "dd", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
@@ -119,7 +126,7 @@ def test_vmapped_seeds_equal_separate_runs(name):
     # IDQL's diffusion network (LayerNorm'd residual blocks, 4x inner width): batching reorders its
     # float sums, and Adam's g / sqrt(v) turns a near-zero gradient's 1e-9 difference into ~6e-6
     # in one weight of 16k after 5 updates (measured); every other algorithm meets 1e-6.
-    atol = 1e-5 if name == "idql" else 1e-6
+    atol = 1e-5 if name == "idql" else CONV_ATOL.get(name, 1e-6)
     for i in range(config.num_seeds):
         alone, _ = single(_seed(carries, i), dataset)
         _assert_trees_close(_seed(together, i), alone, atol=atol)
