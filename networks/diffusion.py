@@ -70,9 +70,12 @@ def _from_alpha_bars(alpha_bars, timesteps) -> Schedule:
     alpha_bars = np.asarray(alpha_bars, np.float64)
     previous = np.concatenate([[1.0], alpha_bars[:-1]])
     alphas = alpha_bars / previous
-    f32 = lambda x: jnp.asarray(x, jnp.float32)
-    return Schedule(f32(1.0 - alphas), f32(alphas), f32(alpha_bars), f32(1.0 - alpha_bars),
-                    jnp.asarray(timesteps, jnp.int32))
+    # concrete arrays even when built inside a jitted function (a policy's act): `respace` reads
+    # them back on the host
+    with jax.ensure_compile_time_eval():
+        f32 = lambda x: jnp.asarray(x, jnp.float32)
+        return Schedule(f32(1.0 - alphas), f32(alphas), f32(alpha_bars), f32(1.0 - alpha_bars),
+                        jnp.asarray(timesteps, jnp.int32))
 
 
 def make_schedule(kind: str, T: int) -> Schedule:

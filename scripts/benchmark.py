@@ -24,6 +24,7 @@
 
 Every ratio is measured against a baseline taken in the same run.
 """
+import contextlib
 import functools
 import json
 import types
@@ -55,7 +56,7 @@ flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a
                      "in --out (scores; 0: evaluate only at the end)")
 flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
                   "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
-flags.DEFINE_multi_string("set", [], "scores: a config field set on every run, e.g. --set=bc_steps=0 "
+flags.DEFINE_multi_string("set", [], "scores, evaluation: a config field set on every run (evaluation: how it acts), e.g. --set=bc_steps=0 "
                           "(repeatable; part of the table key and the workdir name)")
 flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
 flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable); "
@@ -751,9 +752,14 @@ def evaluation():
     data, info = load_dataset(config, algo.actions, algo.samplers)
     aux = algo.prepare(config, data, info) if algo.prepare is not None else None  # DT's targets, TT's bins
     config, carry, meta = restore(FLAGS.eval_workdir, aux=aux)
+    # --set changes how the trained policy acts (e.g. a planner's guide_steps=0, or fewer
+    # diffusion_sample_steps); fields its training fixed (network sizes) cannot change here.
+    with config.unlocked() if hasattr(config, "unlocked") else contextlib.nullcontext():
+        config.update(_overrides())
     state = jax.tree_util.tree_map(lambda x: x[:1], carry[0])  # run 0
     ups = json.load(open(os.path.join(FLAGS.eval_workdir, "results.json")))["updates_per_second"]
-    out = {"workdir": FLAGS.eval_workdir, "env": info.env_spec.id, "updates_per_s": ups, "rows": []}
+    out = {"workdir": FLAGS.eval_workdir, "env": info.env_spec.id, "updates_per_s": ups, "set": _overrides(),
+           "rows": []}
     for k in map(int, FLAGS.eval_parallel):
         evaluator = Evaluator(algo, config, info, 1, k)
         evaluator(state, seed=0)  # compile act for this shape

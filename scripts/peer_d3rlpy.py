@@ -47,6 +47,32 @@ SIZES = {
 }
 
 
+# Decision Transformer's sizes (configs/dt.py): the paper's, and stitch's `:pendulum` preset for
+# the built-in Pendulum data (picked by the dataset id).
+DT_SIZES = {"paper": dict(embed=128, layers=3, context=20, warmup=10_000, batch=64),
+            "pendulum": dict(embed=64, layers=2, context=10, warmup=1_000, batch=64)}
+
+
+def dt_config(dataset_id):
+    """d3rlpy's DecisionTransformer as its reproduction script (reproductions/offline/
+    decision_transformer.py: AdamW 1e-4, weight decay 1e-4, gradient norm clipped at 0.25, a linear
+    warm-up, returns-to-go x 0.001, z-scored observations, one head, dropout 0.1) at stitch's
+    sizes for the data (DT_SIZES): the state embedding a single linear layer, as stitch's."""
+    import d3rlpy
+    from d3rlpy.models.encoders import VectorEncoderFactory
+    from d3rlpy.preprocessing import MultiplyRewardScaler, StandardObservationScaler
+    size = DT_SIZES["pendulum" if "pendulum" in dataset_id else "paper"]
+    optim = d3rlpy.optimizers.AdamWFactory(
+        weight_decay=1e-4, clip_grad_norm=0.25,
+        lr_scheduler_factory=d3rlpy.optimizers.WarmupSchedulerFactory(warmup_steps=size["warmup"]))
+    return d3rlpy.algos.DecisionTransformerConfig(
+        batch_size=size["batch"], learning_rate=1e-4, optim_factory=optim,
+        encoder_factory=VectorEncoderFactory([size["embed"]], exclude_last_activation=True),
+        observation_scaler=StandardObservationScaler(), reward_scaler=MultiplyRewardScaler(0.001),
+        context_size=size["context"], num_heads=1, num_layers=size["layers"], max_timestep=1000,
+        attn_dropout=0.1, resid_dropout=0.1, embed_dropout=0.1, activation_type="relu")
+
+
 def constraint_config(name, bear_warmup_steps=None):
     """d3rlpy's BCQ, BEAR and CRR at stitch's sizes (issue 15's side by side), the same for the
     throughput and the scores runs. Each keeps d3rlpy's own defaults (d3rlpy 2.8.1's configs) but
@@ -166,6 +192,8 @@ def scores_config(name, dataset_id, num_updates, bear_warmup_steps=None):
 
     if name in ("bcq", "bear", "crr"):
         return constraint_config(name, bear_warmup_steps)
+    if name == "dt":
+        return dt_config(dataset_id)
     size = SIZES[name]
     enc = VectorEncoderFactory(size["hidden"])
     common = dict(batch_size=size["batch"])
@@ -231,19 +259,32 @@ def minari_mdp(dataset_id):
     return mdp, data.recover_environment(), (float(meta["ref_min_score"]), float(meta["ref_max_score"]))
 
 
-def evaluate(algo, env, episodes, seed, ref):
-    """Mean normalised return of `episodes` deterministic episodes."""
+def evaluate(algo, env, episodes, seed, ref, target_return=None):
+    """Mean normalised return of `episodes` deterministic episodes (a Decision Transformer
+    conditioned on `target_return`, the reward of each step fed back as d3rlpy's wrapper takes it)."""
     returns = []
+    wrapper = algo.as_stateful_wrapper(target_return) if target_return is not None else None
     for i in range(episodes):
         obs, _ = env.reset(seed=seed * 10_000 + i)
-        total, done = 0.0, False
+        total, done, reward = 0.0, False, 0.0
+        if wrapper is not None:
+            wrapper.reset()
         while not done:
-            action = algo.predict(np.asarray(obs, np.float32)[None])[0]
+            if wrapper is not None:
+                action = wrapper.predict(np.asarray(obs, np.float32), reward)
+            else:
+                action = algo.predict(np.asarray(obs, np.float32)[None])[0]
             obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
+            reward = float(reward)
+            total += reward
             done = terminated or truncated
         returns.append(total)
     return float(100.0 * (np.mean(returns) - ref[0]) / (ref[1] - ref[0]))
+
+
+def best_episode_return(mdp):
+    """The data's best episode return: stitch's DT condition when no target is given."""
+    return float(max(np.sum(ep.rewards) for ep in mdp.episodes))
 
 
 def scores(args):
@@ -274,7 +315,21 @@ def scores(args):
                     algo.load_model(os.path.join(run, "model.d3"))
                     algo.set_grad_step(done)
                 train_s, tick = progress.get("train_s", 0.0), time.perf_counter()
-                fitter = algo.fitter(mdp, n_steps=args.num_updates - done, n_steps_per_epoch=args.eval_interval,
+                if name == "dt":  # no fitter for transformers: fit one evaluation interval at a time
+                    target = best_episode_return(mdp)
+                    done, progress = 0, {"curve": []}  # not resumable: a cut run starts over
+                    while done < args.num_updates:
+                        algo.fit(mdp, n_steps=args.eval_interval, n_steps_per_epoch=args.eval_interval,
+                                 logger_adapter=NoopAdapterFactory(), show_progress=False, save_interval=10 ** 9)
+                        done += args.eval_interval
+                        train_s += time.perf_counter() - tick
+                        score = evaluate(algo, env, args.eval_episodes, seed, ref, target_return=target)
+                        progress = {"curve": progress["curve"] + [[done, score]], "train_s": train_s,
+                                    "num_updates": args.num_updates, "target_return": target}
+                        print(json.dumps({"key": key, "step": done, "score": score, "train_s": round(train_s, 1)}),
+                              flush=True)
+                        tick = time.perf_counter()
+                fitter = () if name == "dt" else algo.fitter(mdp, n_steps=args.num_updates - done, n_steps_per_epoch=args.eval_interval,
                                      logger_adapter=NoopAdapterFactory(), show_progress=False,
                                      save_interval=10 ** 9) if done < args.num_updates else ()
                 for _ in fitter:
