@@ -66,11 +66,12 @@ def _check_config(config):
 def prepare(config, data, info):
     """The discretiser's edges, fitted on every transition of the data (host, once)."""
     _check_config(config)
-    values = data["values"] if "values" in data else samplers.windows.prepare(config, data)["values"]
+    columns = data if "values" in data else samplers.windows.prepare(config, data)
+    values, rewards = columns["values"], columns.get("penalised_rewards", data["rewards"])
     observations = np.asarray(data["observations"])
     if "obs_index" in data:  # loaded data stores each episode's frames once
         observations = observations[np.asarray(data["obs_index"])]
-    rows = transition_values(config, observations, np.asarray(data["actions"]), np.asarray(data["rewards"]),
+    rows = transition_values(config, observations, np.asarray(data["actions"]), np.asarray(rewards),
                              np.asarray(values))
     return {"edges": np.asarray(discretise.fit_discretiser(np.asarray(rows), config.tt_bins, config.tt_discretiser).edges)}
 

@@ -46,4 +46,5 @@ def get_config(preset=None):
     c.rtg_scale = 1000.0            # returns-to-go are divided by this in the tokens
     c.target_returns = ()           # evaluation's starting returns-to-go; () = the data's best episode return
     c.reward_transform = "none"     # DT conditions on the env's own returns
+    c.termination_penalty = 0.0     # the windows sampler's (TT's); DT's returns-to-go never carry one
     return apply_preset(c, preset, DATASET_PRESETS, VARIANTS)

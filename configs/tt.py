@@ -4,8 +4,9 @@ Read from jannerm/trajectory-transformer, config/offline.py (and trajectory/util
 100 quantile bins per dimension; a GPT of 4 layers, 4 heads, 128 wide (n_embd 32 x 4 heads),
 dropout 0.1, windows of 10 transitions; AdamW 6e-4 (b2 0.95, weight decay 0.1), gradient norm
 clipped at 1, a warm-up then cosine decay; action tokens weighted 5; batch 256 and 50 epochs of a
-1M-transition dataset (about 195k updates; 80 on medium-replay); termination penalty -100 not
-taken (README). Planning: horizon 15 (halfcheetah 5), beam width 128, 2 expansions, actions
+1M-transition dataset (about 195k updates; 80 on medium-replay); termination penalty -100
+(added to a terminal reward; theirs replaces it, a difference of that reward, a few units on
+locomotion). Planning: horizon 15 (halfcheetah 5), beam width 128, 2 expansions, actions
 sampled from the top 60 % of their mass, greedy states, rewards and values by their expectation,
 5 transitions of context, discount 0.99. `:small` is a CPU-sized model and planner (a batch of 64
 windows: the paper's 256 windows of 10 transitions cost about 0.35 s per update on one CPU core
@@ -57,6 +58,7 @@ def get_config(preset=None):
     c.tt_n_expand = 2               # copies of each beam before its action is sampled
     c.tt_cdf_act = 0.6              # actions sampled from the top tokens holding this much mass
     c.tt_max_context = 5            # transitions of context the model sees when planning
+    c.termination_penalty = -100.0  # added to a terminal transition's reward (tokens and values)
     c.reward_transform = "none"     # the discretiser sees the data's own rewards
     c.observation_transform = "none"  # ... and states
     return apply_preset(c, preset, DATASET_PRESETS, VARIANTS)

@@ -12,7 +12,8 @@ on data. `sample` draws uniform row indices and calls `gather`.
                episode's last transition, with s' = s'_{t+m-1} and the bootstrap factor
                gamma^m (1 - terminal_{t+m-1}).
   windows      the K rows ending at the sampled row, left-padded at the episode start, with
-               returns-to-go and timesteps -- Decision Transformer's (R, s, a, t) context.
+               returns-to-go and timesteps -- Decision Transformer's (R, s, a, t) context; its
+               rewards and values carry `termination_penalty` (TT's), its returns-to-go never.
   segments     the H rows from the sampled row on (absorbing past the episode's end), with the
                discounted return from the first -- the trajectories Diffuser-style planners denoise.
   mc_returns   transitions plus the discounted Monte-Carlo return to the episode's end -- AWR's
@@ -192,13 +193,19 @@ def _prepare_windows(config, arrays):
     # undiscounted: DT conditions on the return still to be collected, as given in the data
     rtg = _returns_to_go(arrays["rewards"], arrays["episode_ends"], 1.0)
     # the Trajectory Transformer's value token: the discounted return from the next step on,
-    # sum_k>=1 discount^(k-1) r_(t+k) within the episode (0 at its last step)
-    g = _returns_to_go(arrays["rewards"], arrays["episode_ends"], config.discount)
+    # sum_k>=1 discount^(k-1) r_(t+k) within the episode (0 at its last step), of the rewards
+    # with `termination_penalty` added at terminals (TT's -100; DT's 0)
+    rewards, columns = np.asarray(arrays["rewards"], np.float64), {}
+    penalty = float(getattr(config, "termination_penalty", 0.0))
+    if penalty:
+        rewards = rewards + penalty * (np.asarray(arrays["terminals"]) > 0)
+        columns["penalised_rewards"] = rewards.astype(np.float32)  # the batches' rewards
+    g = _returns_to_go(rewards, arrays["episode_ends"], config.discount)
     values = np.where(np.arange(len(g)) == last, 0.0, np.roll(g, -1))
     return {"episode_first": first,
             "timesteps": (np.arange(len(first)) - first).astype(np.int32),
             "returns_to_go": rtg.astype(np.float32),
-            "values": values.astype(np.float32)}
+            "values": values.astype(np.float32), **columns}
 
 
 def _gather_windows(config, data, indices):
@@ -212,13 +219,14 @@ def _gather_windows(config, data, indices):
         keep = real.reshape(real.shape + (1,) * (x.ndim - 2))
         return jnp.where(keep, x, jnp.zeros((), x.dtype))
 
-    batch = {k: masked(data[k][rows]) for k in WINDOW_KEYS if k != "observations"}
+    source = {"rewards": "penalised_rewards"} if "penalised_rewards" in data else {}
+    batch = {k: masked(data[source.get(k, k)][rows]) for k in WINDOW_KEYS if k != "observations"}
     batch["observations"] = masked(observations_at(config, data, rows))
     batch["mask"] = real.astype(jnp.float32)
     return batch
 
 
-windows = Sampler("windows", _prepare_windows, _gather_windows, ("context_len", "discount"))
+windows = Sampler("windows", _prepare_windows, _gather_windows, ("context_len", "discount", "termination_penalty"))
 
 
 

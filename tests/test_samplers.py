@@ -71,6 +71,17 @@ def test_prepared_columns_by_hand():
         assert cols[k].dtype == np.int32
     # TT's values: the discounted return from the next step, 0 at an episode's last row
     np.testing.assert_allclose(cols["values"], [3.5, 3, 0, 9.75, 9.5, 7, 0, 9, 0])
+    # TT's termination penalty: added to terminal rows' rewards, in the batches and the values
+    # (the rows of _arrays(): row 2 is a terminal; rewards t + 1)
+    penalised = prepare_columns(_config(termination_penalty=-10.0), arrays, [windows])
+    terminal = np.asarray(arrays["terminals"]) > 0
+    np.testing.assert_array_equal(penalised["penalised_rewards"], np.asarray(arrays["rewards"]) - 10.0 * terminal)
+    assert "penalised_rewards" not in cols  # no penalty, no column: DT's rewards untouched
+    np.testing.assert_allclose(penalised["values"][:2], [3.5 - 5.0, 3 - 10.0])  # the terminal's reward 3 - 10
+    np.testing.assert_array_equal(penalised["returns_to_go"], cols["returns_to_go"])  # DT's never carry it
+    batch = windows.gather(_config(termination_penalty=-10.0), {k: jnp.asarray(v) for k, v in {**arrays, **penalised}.items()},
+                           jnp.array([2]))
+    np.testing.assert_array_equal(batch["rewards"][0], [1, 2, 3 - 10.0])
     # the planners' segment returns: the Monte-Carlo returns (no termination penalty here)
     np.testing.assert_array_equal(cols["segment_returns"], cols["mc_returns"])
     for k in ("returns_to_go", "mc_returns", "values", "segment_returns"):

@@ -154,3 +154,18 @@ def test_bad_inputs_are_refused_with_their_fix():
     config.policy_head = "gaussian"
     (problem,) = validate(config)
     assert "IDQL's policy is a diffusion model" in problem
+
+
+def test_termination_penalty_reaches_the_reward_tokens_and_values():
+    """TT's -100 at terminal rows is added to their rewards: the discretiser's reward column
+    spans it, and the windows' rewards and values carry it (data/samplers windows)."""
+    config = _small(termination_penalty=-100.0, tt_discretiser="uniform")
+    n = 12
+    data = {"observations": np.zeros((n, 3), np.float32), "actions": np.zeros((n, 2), np.float32),
+            "rewards": np.ones(n, np.float32), "terminals": np.r_[np.zeros(5), 1, np.zeros(5), 0].astype(np.float32),
+            "episode_ends": np.r_[np.zeros(5), 1, np.zeros(5), 1].astype(np.float32)}
+    edges = tt.prepare(config, data, None)["edges"]
+    reward_column = edges[:, 3 + 2]
+    np.testing.assert_allclose([reward_column[0], reward_column[-1]], [-99.0, 1.0], atol=1e-5)
+    off = tt.prepare(_small(termination_penalty=0.0, tt_discretiser="uniform"), data, None)["edges"]
+    assert np.ptp(off[:, 5]) < 1e-3  # without it every reward is 1
