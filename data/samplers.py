@@ -102,6 +102,12 @@ def _episode_bounds(episode_ends):
     return first_rows[episode].astype(np.int32), last_rows[episode].astype(np.int32)
 
 
+def _terminal_rows(arrays):
+    """1.0 at terminal rows (none when the columns have no `terminals`, e.g. a bare test dict)."""
+    terminals = arrays.get("terminals")
+    return np.zeros(len(arrays["rewards"])) if terminals is None else (np.asarray(terminals) > 0).astype(np.float64)
+
+
 def _returns_to_go(rewards, episode_ends, gamma):
     """G_t = r_t + gamma * G_{t+1} within each episode, G = r at its last row; float64.
 
@@ -198,7 +204,7 @@ def _prepare_windows(config, arrays):
     rewards, columns = np.asarray(arrays["rewards"], np.float64), {}
     penalty = float(getattr(config, "termination_penalty", 0.0))
     if penalty:
-        rewards = rewards + penalty * (np.asarray(arrays["terminals"]) > 0)
+        rewards = rewards + penalty * _terminal_rows(arrays)
         columns["penalised_rewards"] = rewards.astype(np.float32)  # the batches' rewards
     g = _returns_to_go(rewards, arrays["episode_ends"], config.discount)
     values = np.where(np.arange(len(g)) == last, 0.0, np.roll(g, -1))
@@ -240,7 +246,7 @@ def _prepare_segments(config, arrays):
     rewards = np.asarray(arrays["rewards"], np.float64)
     penalty = float(getattr(config, "termination_penalty", 0.0))
     if penalty:
-        rewards = rewards + penalty * (np.asarray(arrays["terminals"]) > 0)
+        rewards = rewards + penalty * _terminal_rows(arrays)
     g = _returns_to_go(rewards, arrays["episode_ends"], config.discount)
     return {"episode_last": last, "segment_returns": g.astype(np.float32)}
 
