@@ -99,6 +99,7 @@ REBRAC_BETAS = dict(zip(LOCO + ANT, [
     (0.001, 0.01), (0.01, 0.01), (0.05, 0.5), (0.1, 0.01), (0.1, 0.1),          # hopper
     (0.01, 0.0), (0.05, 0.1), (0.05, 0.01), (0.01, 0.01), (0.01, 0.5),          # walker2d
     (0.003, 0.002), (0.003, 0.001), (0.001, 0.0005), (0.001, 0.0), (0.002, 0.001), (0.002, 0.002)]))
+HC_DIFFUSER = ("halfcheetah-medium", "halfcheetah-medium-replay", "halfcheetah-medium-expert")
 SOURCES = {  # (algo, variant preset): {task: expected fields}
     ("rebrac", ""): {t: {"actor_bc_coef": a, "critic_bc_coef": c, **({
         "actor_lr": 3e-4, "critic_lr": 5e-5, "batch_size": 256, "discount": 0.999, "reward_scale": 100.0,
@@ -147,6 +148,12 @@ SOURCES = {  # (algo, variant preset): {task: expected fields}
     # sfujim/TD3_BC run_experiments.sh (alpha 2.5 everywhere); CORL configs/offline/td3_bc/antmaze
     ("td3_bc", ""): {**{t: {"alpha": 2.5, "reward_transform": "none", "eval_episodes": 10} for t in LOCO},
                      **{t: {"alpha": 2.5, **R1, "eval_episodes": 100} for t in ANT}},
+    # jannerm/diffuser config/locomotion.py: the base (every locomotion task) and its overrides
+    ("diffuser", ""): {t: {"planning_horizon": 32, "unet_dim_mults": (1, 2, 4, 8), "guide_scale": 0.1,
+                           "guide_t_stop": 2, "discount": 0.997, **({"planning_horizon": 4, "unet_dim_mults": (1, 4, 8),
+                           "guide_scale": 1e-3, "guide_t_stop": 4} if t in HC_DIFFUSER else {}),
+                           **({"guide_scale": 1e-4, "guide_t_stop": 4} if t == "hopper-medium-expert" else {})}
+                       for t in LOCO},
     # CORL configs/offline/awac
     ("awac", ""): {**{t: {"awac_lambda": 1 / 3, "reward_transform": "none"} for t in LOCO},
                    **{t: {"awac_lambda": 0.1, **R1, "eval_episodes": 100} for t in ANT}},
