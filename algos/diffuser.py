@@ -15,7 +15,8 @@ posterior variance, `guide_scale`, none at steps below `guide_t_stop`), keeps th
 values highest and takes its first action. Sampling uses `diffusion_sample_steps` of the
 `diffusion_steps` (respaced; 0: all). Acting is stochastic either way (the sampler's noise).
 
-A variant changes `loss_weights`, the guide's target (`batch["returns"]`) or `choose`.
+A variant changes `loss_weights`, the guide's target (`batch["returns"]`) or how `act` picks
+among the plans (the highest guide value).
 """
 import jax
 import jax.numpy as jnp

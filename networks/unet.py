@@ -19,8 +19,8 @@ trajectory is denoised as a whole, every step seeing its neighbours in both dire
                          embedding into Dense -> Mish -> Dense(1): Diffuser's guide, a value of
                          noisy trajectories at a diffusion step (Janner's adds two more halving
                          blocks before the flatten; here the down path alone, a smaller head).
-H must be divisible by 2^(len(dim_mults) - 1). Layers are initialised by the config's scheme
-(`init`; the references use PyTorch's defaults, `pytorch`).
+H must be divisible by 2^(len(dim_mults) - 1). Layers are initialised by `init_scheme`
+(networks/inits.py, from `config.init`; the references use PyTorch's defaults, `pytorch`).
 """
 import math
 from typing import Sequence
