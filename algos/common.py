@@ -37,7 +37,9 @@ from flax.training.train_state import TrainState
 from data import samplers
 from data.spec import Spec, StitchError  # noqa: F401  (re-exported: algorithms import them here)
 from networks.policies import likelihood_policy
-from networks.torsos import torso_spec
+from networks.diffusion import make_schedule, respace
+from networks.torsos import matmul_dtype, torso_spec
+from networks.unet import check_horizon
 
 
 # XLA:CPU flags the driver sets for a run, on the jaxlib versions they were measured on
@@ -315,3 +317,35 @@ def fit_behaviour(config, state, batch, rng):
 
     loss, grads = jax.value_and_grad(nll)(state.behaviour.params)
     return state.replace(behaviour=state.behaviour.apply_gradients(grads=grads)), {"behaviour_nll": loss}
+
+
+# ---------------------------------------------------------------- trajectory diffusion (Diffuser, Decision Diffuser)
+
+def trajectory_model_dtype(config, spec: Spec, name: str, why: str):
+    """Refuse what a temporal U-Net over continuous trajectories cannot take (discrete actions, a
+    horizon its levels cannot halve), naming the fix; return its matmul dtype."""
+    if spec.discrete:
+        raise StitchError(f"{name} {why}; this dataset's actions are discrete. Fix: use a discrete-action "
+                          f"algorithm (e.g. configs/dt.py).")
+    try:
+        check_horizon(int(config.planning_horizon), tuple(config.unet_dim_mults))
+    except ValueError as e:
+        raise StitchError(f"{e} (--config.planning_horizon / --config.unet_dim_mults)") from None
+    return matmul_dtype(network_inputs(config, spec)[2])
+
+
+def diffusion_schedules(config):
+    """(training schedule, sampling schedule: `diffusion_sample_steps` respaced, 0 = all)."""
+    schedule = make_schedule(config.beta_schedule, config.diffusion_steps)
+    steps = int(config.diffusion_sample_steps)
+    return schedule, (respace(schedule, steps) if steps else schedule)
+
+
+def ema_update(config, step, params, ema):
+    """The EMA of Diffuser's trainer: a copy of the parameters until `ema_start`, then every
+    `ema_every` updates ema <- decay * ema + (1 - decay) * params."""
+    def leaf(p, e):
+        averaged = config.ema_decay * e + (1.0 - config.ema_decay) * p
+        return jnp.where(step < config.ema_start, p, jnp.where(step % config.ema_every == 0, averaged, e))
+    return jax.tree_util.tree_map(leaf, params, ema)
+

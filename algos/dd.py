@@ -27,13 +27,11 @@ import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, StitchError, network_inputs
-from algos.diffuser import ema_update, schedules
+from algos.common import Spec, StitchError, diffusion_schedules as schedules, ema_update, trajectory_model_dtype
 from data import discretise, samplers
 from networks.diffusion import guided_sample, q_sample
 from networks.inits import layer_init
-from networks.torsos import matmul_dtype
-from networks.unet import TemporalUNet, check_horizon
+from networks.unet import TemporalUNet
 
 ACTIONS = "continuous"
 SAMPLER = samplers.segments
@@ -69,16 +67,9 @@ def _check_config(config):
 
 
 def _networks(config, spec: Spec):
-    if spec.discrete:
-        raise StitchError("Decision Diffuser's inverse dynamics regress continuous actions; this dataset's "
-                          "actions are discrete. Fix: use a discrete-action algorithm (e.g. configs/dt.py).")
-    try:
-        check_horizon(int(config.planning_horizon), tuple(config.unet_dim_mults))
-    except ValueError as e:
-        raise StitchError(f"{e} (--config.planning_horizon / --config.unet_dim_mults)") from None
+    dtype = trajectory_model_dtype(config, spec, "Decision Diffuser's inverse dynamics", "regress continuous actions")
     if int(config.planning_horizon) < 2:
         raise StitchError("Decision Diffuser acts from the plan's first two states: planning_horizon must be >= 2.")
-    dtype = matmul_dtype(network_inputs(config, spec)[2])
     unet = TemporalUNet(config.unet_dim, tuple(config.unet_dim_mults), returns_condition=True,
                         init_scheme=config.init, dtype=dtype)
     return unet, InverseDynamics(spec.action_dim, config.inverse_hidden, config.init)

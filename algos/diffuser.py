@@ -25,11 +25,10 @@ import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
-from algos.common import Spec, StitchError, network_inputs
+from algos.common import Spec, diffusion_schedules as schedules, ema_update, trajectory_model_dtype
 from data import samplers
-from networks.diffusion import guided_sample, make_schedule, q_sample, respace
-from networks.torsos import matmul_dtype
-from networks.unet import TemporalUNet, TemporalValue, check_horizon
+from networks.diffusion import guided_sample, q_sample
+from networks.unet import TemporalUNet, TemporalValue
 
 ACTIONS = "continuous"
 SAMPLER = samplers.segments
@@ -49,24 +48,10 @@ def _dims(spec: Spec):
 
 
 def _networks(config, spec: Spec):
-    if spec.discrete:
-        raise StitchError("Diffuser denoises continuous action trajectories; this dataset's actions are "
-                          "discrete. Fix: use a discrete-action algorithm (e.g. configs/dt.py).")
-    try:
-        check_horizon(int(config.planning_horizon), tuple(config.unet_dim_mults))
-    except ValueError as e:
-        raise StitchError(f"{e} (--config.planning_horizon / --config.unet_dim_mults)") from None
-    dtype = matmul_dtype(network_inputs(config, spec)[2])
+    dtype = trajectory_model_dtype(config, spec, "Diffuser", "denoises continuous action trajectories")
     unet = TemporalUNet(config.unet_dim, tuple(config.unet_dim_mults), init_scheme=config.init, dtype=dtype)
     value = TemporalValue(config.unet_dim, tuple(config.unet_dim_mults), init_scheme=config.init, dtype=dtype)
     return unet, value
-
-
-def schedules(config):
-    """(training schedule, sampling schedule)."""
-    schedule = make_schedule(config.beta_schedule, config.diffusion_steps)
-    steps = int(config.diffusion_sample_steps)
-    return schedule, (respace(schedule, steps) if steps else schedule)
 
 
 def init(config, spec: Spec, rng) -> DiffuserState:
@@ -102,15 +87,6 @@ def loss_weights(config, H: int, A: int, C: int):
     if config.predict_epsilon:
         w[0, A:] = 0.0
     return jnp.asarray(w)
-
-
-def ema_update(config, step, params, ema):
-    """The EMA of Diffuser's trainer: a copy of the parameters until `ema_start`, then every
-    `ema_every` updates ema <- decay * ema + (1 - decay) * params."""
-    def leaf(p, e):
-        averaged = config.ema_decay * e + (1.0 - config.ema_decay) * p
-        return jnp.where(step < config.ema_start, p, jnp.where(step % config.ema_every == 0, averaged, e))
-    return jax.tree_util.tree_map(leaf, params, ema)
 
 
 def noisy_trajectories(config, schedule, x0, A: int, rng):
