@@ -216,3 +216,18 @@ def test_bad_inputs_are_refused_with_their_fix():
         dd.init(_dd(planning_horizon=1, unet_dim_mults=(1,)), SPEC, jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="Cannot sample in 9 steps"):
         respace(make_schedule("cosine", 5), 9)
+
+
+def test_config_checks_name_the_field_and_its_valid_values():
+    from configs import dd as dd_config, diffuser as diffuser_config
+    from configs.base import validate
+    config = diffuser_config.get_config()
+    assert validate(config) == []
+    config.plan_samples = 0
+    (problem,) = validate(config)
+    assert "config.plan_samples=0 is invalid" in problem and "plans sampled per state" in problem
+    config = dd_config.get_config()
+    assert validate(config) == []
+    config.condition_dropout = 1.0
+    (problem,) = validate(config)
+    assert "config.condition_dropout=1.0 is invalid" in problem and "[0, 1)" in problem
