@@ -84,7 +84,8 @@ class Evaluator:
             actions, memory = self._act(state, policy_obs, rngs, hparams, memory)
             actions = np.asarray(actions)
             actions = actions.reshape(n, *actions.shape[2:])
-            actions = denormalize_actions(actions, self.info.action_low, self.info.action_high)
+            actions = denormalize_actions(actions, self.info.action_low, self.info.action_high,
+                                          self.info.action_start)
             # Only the episodes still running are stepped (a finished one keeps its last
             # observation, which the batched policy ignores): the vector env itself would step
             # and reset every env until the longest episode ends.

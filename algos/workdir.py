@@ -354,21 +354,25 @@ def restore_latest(manager, carry, ckpt_dir):
     return None
 
 
+SAVED_IO_DEFAULTS = {"action_start": 0}  # what a checkpoint written before the field existed meant
+
+
 def policy_io(info: DataInfo):
     """What acting from a checkpoint needs besides the state: spec, observation transform, bounds."""
     as_list = lambda x: None if x is None else [float(v) for v in np.ravel(x)]
     return {"spec": info.spec.to_json(), "observation_transform": info.observation_transform,
             "obs_mean": as_list(info.obs_mean), "obs_std": as_list(info.obs_std),
             "action_low": as_list(info.action_low), "action_high": as_list(info.action_high),
-            "observation_keys": None if info.observation_keys is None else list(info.observation_keys)}
+            "observation_keys": None if info.observation_keys is None else list(info.observation_keys),
+            "action_start": int(info.action_start)}
 
 
 def check_same_data(saved_io, info, ckpt_dir):
     """Refuse to resume when the dataset changed under its id since the checkpoint was written."""
     now = policy_io(info)
     for key in ("spec", "observation_transform", "obs_mean", "obs_std", "action_low", "action_high",
-                "observation_keys"):
-        a, b = saved_io.get(key), now[key]
+                "observation_keys", "action_start"):
+        a, b = saved_io.get(key, SAVED_IO_DEFAULTS.get(key)), now[key]
         numbers = lambda x: isinstance(x, list) and all(isinstance(v, (int, float)) for v in x)
         if numbers(a) and numbers(b):  # statistics: equal up to float round-off
             same = len(a) == len(b) and np.allclose(a, b, rtol=1e-6, atol=1e-7)
@@ -461,7 +465,8 @@ def _restored_run(workdir, run_index, step):
                     observation_transform=io["observation_transform"], obs_mean=reshape(io["obs_mean"]),
                     obs_std=reshape(io["obs_std"]), ref_min_score=None, ref_max_score=None,
                     num_episodes=0, num_transitions=0, behaviour_return=0.0, reward_scale=1.0,
-                    reward_shift=0.0, observation_keys=io.get("observation_keys"))
+                    reward_shift=0.0, observation_keys=io.get("observation_keys"),
+                    action_start=int(io.get("action_start", SAVED_IO_DEFAULTS["action_start"])))
     low = None if io["action_low"] is None else np.asarray(io["action_low"])
     high = None if io["action_high"] is None else np.asarray(io["action_high"])
 
@@ -472,7 +477,7 @@ def _restored_run(workdir, run_index, step):
                 observations = observations.astype(np.float64)
         return observations_for_policy(observations, info)
 
-    return algo, bind(config, grid), state, as_input, low, high, meta
+    return algo, bind(config, grid), state, as_input, low, high, info.action_start, meta
 
 
 def load_batched_policy(workdir, run_index: int = 0, step=None, deterministic: bool = True):
@@ -480,14 +485,14 @@ def load_batched_policy(workdir, run_index: int = 0, step=None, deterministic: b
     latest, or `step`): the run's own observation transform in, its actions out in the env's
     units (integers for discrete actions). Returns (policy, config, meta). With
     deterministic=False the policy samples (give it an `rng`: a numpy Generator)."""
-    algo, config, state, as_input, low, high, meta = _restored_run(workdir, run_index, step)
+    algo, config, state, as_input, low, high, start, meta = _restored_run(workdir, run_index, step)
     act = jax.jit(functools.partial(algo.act, config, deterministic=deterministic))
 
     def policy(observations, rng=None):
         """Actions for a batch of raw observations (a dict of batches for Dict data)."""
         key = jax.random.PRNGKey(0) if rng is None else jax.random.PRNGKey(int(rng.integers(2**31)))
         actions = np.asarray(act(state, as_input(observations), key))
-        return actions.astype(np.int64) if low is None else denormalize_actions(actions, low, high)
+        return denormalize_actions(actions, low, high, start)
 
     return policy, config, meta
 
@@ -497,7 +502,7 @@ def load_batched_log_prob(workdir, run_index: int = 0, step=None):
     whose algorithm has a density (the contract's optional `log_prob`): raw observations in, and
     actions in the dataset's normalised [-1, 1] space (the density's space). Returns
     (log_prob, config)."""
-    algo, config, state, as_input, _, _, _ = _restored_run(workdir, run_index, step)
+    algo, config, state, as_input, _, _, _, _ = _restored_run(workdir, run_index, step)
     if algo.log_prob is None:
         raise StitchError(f"{config.algo}'s policy has no density (its contract has no log_prob), so "
                           f"importance sampling cannot weigh its actions. Fix: use FQE for it, or an "

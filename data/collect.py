@@ -164,9 +164,23 @@ SCRIPTED_POLICIES = {"pendulum_swingup": lambda obs, rng, ep: pendulum_swingup(o
 
 
 def with_action_noise(policy: Policy, space, action_noise: float) -> Policy:
-    """Add Gaussian noise of std `action_noise` x half the action range, clipped to the space."""
+    """Box: add Gaussian noise of std `action_noise` x half the action range, clipped to the space.
+    Discrete: epsilon-random, a uniformly random action of the space with probability
+    `action_noise` (the noise of Fujimoto et al. 2019's discrete datasets)."""
     if action_noise <= 0:
         return policy
+    if isinstance(space, gym.spaces.Discrete):
+        if action_noise > 1:
+            raise StitchError(f"For Discrete actions the action noise is the probability of a random "
+                              f"action, so it must lie in [0, 1]; got {action_noise}.")
+        explore = random_policy(space)
+
+        def epsilon_random(obs, rng, ep):
+            return explore(obs, rng, ep) if rng.random() < action_noise else policy(obs, rng, ep)
+        return epsilon_random
+    if not isinstance(space, gym.spaces.Box):
+        raise StitchError(f"Action noise handles Box and Discrete action spaces, not {space}. Fix: "
+                          f"collect with --action_noise=0.")
 
     def noisy(obs, rng, ep):
         a = policy(obs, rng, ep) + action_noise * (space.high - space.low) / 2 * rng.normal(size=space.shape)

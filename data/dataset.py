@@ -58,6 +58,7 @@ class DataInfo:
     reward_scale: float
     reward_shift: float
     observation_keys: Optional[tuple] = None  # Dict observations: the keys concatenated, in order
+    action_start: int = 0             # Discrete(n, start): the data's actions are stored as a - start
 
     @property
     def behaviour_score(self):
@@ -76,10 +77,11 @@ def normalize_actions(actions, low, high):
     return np.clip(2.0 * (np.asarray(actions) - low) / (high - low) - 1.0, -1.0, 1.0)
 
 
-def denormalize_actions(actions, low, high):
-    """Map policy actions in [-1, 1] back to Box bounds [low, high] (discrete: low is None)."""
+def denormalize_actions(actions, low, high, start: int = 0):
+    """Map policy actions back to the env's: [-1, 1] to Box bounds [low, high]; discrete (low is
+    None) action indices 0..n-1 to the space's own start..start+n-1, as integers."""
     if low is None:
-        return actions
+        return np.asarray(actions).astype(np.int64) + int(start)
     return (low + (np.asarray(actions) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
@@ -490,7 +492,7 @@ def load_dataset(config, actions: str = "continuous", samplers=()):
         ref_max_score=None if ref_max is None else float(ref_max),
         num_episodes=num_episodes, num_transitions=len(arrays["rewards"]),
         behaviour_return=behaviour_return, reward_scale=scale, reward_shift=shift,
-        observation_keys=observation_keys)
+        observation_keys=observation_keys, action_start=int(act_space.start) if discrete else 0)
     arrays.update(prepare_columns(config, arrays, samplers))
     arrays = share_frames(arrays)
     device_arrays = {k: jnp.asarray(v, _device_dtype(k, v, discrete)) for k, v in arrays.items()}

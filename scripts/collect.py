@@ -24,7 +24,8 @@ flags.DEFINE_string("policy", "random", "random | pendulum_swingup | checkpoint:
 flags.DEFINE_integer("num_steps", 20_000, "minimum transitions (whole episodes are kept)")
 flags.DEFINE_string("dataset_id", None, "Minari id to write, e.g. me/pendulum/random-v0")
 flags.DEFINE_integer("seed", 0, "seed of env resets and policy noise")
-flags.DEFINE_float("action_noise", 0.0, "Gaussian noise std, as a fraction of half the action range")
+flags.DEFINE_float("action_noise", 0.0, "Box: Gaussian noise std as a fraction of half the action range; "
+                   "Discrete: the probability of a uniformly random action (epsilon)")
 flags.DEFINE_float("ref_min_score", None, "normalisation min (default: random policy's mean return)")
 flags.DEFINE_float("ref_max_score", None, "normalisation max (default: noise-free policy's mean return)")
 flags.DEFINE_integer("run", 0, "with --policy=checkpoint:<workdir>: which run of it (seed x grid point)")
