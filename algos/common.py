@@ -234,10 +234,11 @@ def quiet_logs():
 
 
 def make_optimizer(learning_rate, decay_steps: Optional[int] = None,
-                   max_grad_norm: Optional[float] = None):
+                   max_grad_norm: Optional[float] = None, eps: float = 1e-8):
     """Adam; with `decay_steps`, the rate cosine-decays over them (IQL's actor: its phase's
-    length, so a schedule spans its own phase). The rate lives in optimizer state."""
-    tx = optax.chain(optax.scale_by_adam(), scale_by_learning_rate_in_state(learning_rate, decay_steps))
+    length, so a schedule spans its own phase). The rate lives in optimizer state. `eps`: Adam's
+    (Dopamine's DQN family uses 0.01 / 32 = 3.125e-4)."""
+    tx = optax.chain(optax.scale_by_adam(eps=eps), scale_by_learning_rate_in_state(learning_rate, decay_steps))
     if max_grad_norm:
         tx = optax.chain(optax.clip_by_global_norm(max_grad_norm), tx)
     return tx

@@ -54,16 +54,22 @@ class ValueNetwork(nn.Module):
 
 
 class DiscreteQNetwork(nn.Module):
-    """Q(s, .) over `num_actions` discrete actions: shape (*batch, num_actions)."""
+    """Q(s, .) over `num_actions` discrete actions: shape (*batch, num_actions). With
+    `per_action` = K >= 1, K outputs per action from one shared trunk, shape (*batch, num_actions,
+    K): the heads of Ensemble-DQN and REM, QR-DQN's quantiles, C51's atom logits."""
 
     num_actions: int
     hidden_dims: Sequence[int] = (256, 256)
     layer_norm: bool = False
     torso: TorsoSpec = TorsoSpec()
+    per_action: int = 0
 
     @nn.compact
     def __call__(self, observations):
-        return _state_head(self, observations, self.num_actions)
+        if not self.per_action:
+            return _state_head(self, observations, self.num_actions)
+        x = _state_head(self, observations, self.num_actions * self.per_action)
+        return x.reshape(*x.shape[:-1], self.num_actions, self.per_action)
 
 
 class QEnsemble(nn.Module):

@@ -38,7 +38,9 @@ def test_every_algorithm_runs_from_the_command_line(algo, pendulum, discrete_dat
         assert "behaviour data: return" in proc.stdout and "normalised score" in proc.stdout
     else:  # an evaluator such as FQE, or data without an env: its training metrics are the output
         assert results["final_return"] is None and "last logged metrics" in proc.stdout
-        assert all(np.all(np.isfinite(v)) for v in results["final_metrics"].values())
+        # (a metric of an earlier phase only, such as a behaviour fit's, is None in the last chunk)
+        last = {k: v for k, v in results["final_metrics"].items() if not all(x is None for x in v)}
+        assert last and all(np.all(np.isfinite(v)) for v in last.values())
     # Re-running the same command finds the finished checkpoint and does not train again.
     again = run_cli(*args)
     assert again.returncode == 0 and f"Resuming from the checkpoint at update {total}" in again.stdout

@@ -1,5 +1,6 @@
 """Structure: scan == single steps, vmapped seeds == separate runs, ensembles are ensembles."""
 import functools
+import types
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,8 @@ SPEC = Spec(observation_shape=(3,), observation_dtype="float32", action_dim=2, d
 def init_carry(config, algo, spec, dataset=None):
     """Runs' (state, rng); an algorithm with a prepare step (FQE) gets its aux from `dataset`."""
     algo = contract(algo)
-    aux = algo.prepare(config, dataset, None) if algo.prepare is not None else None
+    info = types.SimpleNamespace(spec=spec)  # what prepare reads of the DataInfo (SPIBB: the action count)
+    aux = algo.prepare(config, dataset, info) if algo.prepare is not None else None
     return init_runs(config, algo, spec, [{}], aux)
 
 
@@ -105,9 +107,9 @@ def test_scanned_updates_equal_single_jitted_updates(name):
     _assert_trees_close(scanned[0], state, atol=CONV_ATOL.get(name, 1e-6))
     # The critic diagnostics users read (README "Reading the critic diagnostics"); BC, DT and TT have no
     # critic, AWR has a V only, and one-step's critic trains in its "evaluate" phase, not in this one.
-    if name not in ("bc", "dt", "tt", "awr", "onestep", "diffuser", "dd"):  # the planners' guide is a value of trajectories
+    if name not in ("bc", "bc_discrete", "dt", "tt", "awr", "onestep", "diffuser", "dd"):  # the planners' guide is a value of trajectories
         assert {"q_data", "td_error"} <= set(metrics), sorted(metrics)
-    if name not in ("bc", "dt", "tt", "diffuser", "dd", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
+    if name not in ("bc", "bc_discrete", "dt", "tt", "diffuser", "dd", "awr", "iql", "idql", "fqe", "fqe_discrete"):  # IQL and IDQL never query Q on the policy's actions in training; FQE has no policy
         assert "q_policy" in metrics, sorted(metrics)
     if name == "cql":
         assert {"cql_gap", "alpha_prime"} <= set(metrics)
@@ -132,7 +134,7 @@ def test_vmapped_seeds_equal_separate_runs(name):
         _assert_trees_close(_seed(together, i), alone, atol=atol)
     # ...and the seeds are really different agents.
     fields = together[0].__dataclass_fields__
-    networks = getattr(together[0], next(f for f in ("actor", "model", "critic") if f in fields))
+    networks = getattr(together[0], next(f for f in ("actor", "model", "critic", "q", "behaviour") if f in fields))
     first = jax.tree_util.tree_leaves(networks.params)[0]
     assert not np.allclose(first[0], first[1])
 
