@@ -196,3 +196,26 @@ def make_policy(name: str, env, action_noise: float = 0.0) -> Policy:
         raise StitchError(f"Unknown policy '{name}'. Use random, "
                           f"{', '.join(SCRIPTED_POLICIES)} or checkpoint:<workdir>.")
     return with_action_noise(SCRIPTED_POLICIES[name], env.action_space, action_noise)
+
+
+def roll_episodes(env, policy: Policy, num_steps: int, seed: int = 0, first_episode: int = 0) -> list:
+    """Whole episodes of `policy` in `env` until at least `num_steps` transitions, in Minari's
+    layout (observations n + 1 rows, actions, rewards, terminations, truncations), for datasets
+    assembled from several sources (data/tools.write_episodes). Episode i resets with seed + i."""
+    rng, episodes, steps = np.random.default_rng(seed), [], 0
+    episode = first_episode
+    while steps < num_steps:
+        obs, _ = env.reset(seed=seed + episode)
+        rows = {"observations": [obs], "actions": [], "rewards": [], "terminations": [], "truncations": []}
+        done = False
+        while not done:
+            action = policy(obs, rng, episode)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            for key, value in (("observations", obs), ("actions", action), ("rewards", reward),
+                               ("terminations", terminated), ("truncations", truncated)):
+                rows[key].append(value)
+            done = terminated or truncated
+        episodes.append({k: np.asarray(v) for k, v in rows.items()})
+        steps += len(rows["rewards"])
+        episode += 1
+    return episodes

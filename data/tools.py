@@ -163,16 +163,26 @@ def write(dataset_id: str, episodes: list, like, provenance: dict, observation_s
     """Write `episodes` as Minari dataset `dataset_id`, atomically, with `like`'s (a source
     MinariDataset's) spaces and env unless given. ref_scores: 'keep' (the source's), None, or a
     (min, max) pair. Refuses to overwrite an existing dataset."""
+    meta = like.storage.metadata
+    refs = (meta.get("ref_min_score"), meta.get("ref_max_score")) if ref_scores == "keep" else ref_scores
+    env_spec = like.spec.env_spec if env == "keep" else env
+    return write_episodes(dataset_id, episodes, env_spec, like.action_space, observation_space or like.observation_space,
+                          refs, provenance, f"stitch dataset tool: {provenance['tool']}")
+
+
+def write_episodes(dataset_id: str, episodes: list, env, action_space, observation_space, ref_scores,
+                   provenance: dict, algorithm_name: str):
+    """Write `episodes` (Minari's layout) as a new Minari dataset, atomically, with `provenance`
+    recorded in metadata["stitch_provenance"] (and as its description). env: an env id or spec
+    (the evaluation env), or None. ref_scores: a (min, max) pair or None."""
     path = Path(_datasets_root(), dataset_id)
     if os.path.exists(path / "data"):
         raise StitchError(f"Dataset {dataset_id} already exists under {path}; nothing was written. "
                           f"Fix: pick a new id, or delete it first (minari delete {dataset_id}).")
     if not episodes:
         raise StitchError(f"No episodes to write to {dataset_id}.")
-    meta = like.storage.metadata
-    refs = (meta.get("ref_min_score"), meta.get("ref_max_score")) if ref_scores == "keep" else ref_scores
+    refs = ref_scores
     kwargs = {} if refs is None or None in refs else dict(ref_min_score=float(refs[0]), ref_max_score=float(refs[1]))
-    env_spec = like.spec.env_spec if env == "keep" else env
     provenance = {**provenance, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "transitions": int(sum(len(e["rewards"]) for e in episodes)), "episodes": len(episodes)}
 
@@ -183,9 +193,8 @@ def write(dataset_id: str, episodes: list, like, provenance: dict, observation_s
         with warnings.catch_warnings():  # Minari nags about author/permalink metadata
             warnings.simplefilter("ignore", UserWarning)
             ds = minari.create_dataset_from_buffers(
-                target_id, buffer=buffers, env=env_spec, action_space=like.action_space,
-                observation_space=observation_space or like.observation_space,
-                algorithm_name=f"stitch dataset tool: {provenance['tool']}",
+                target_id, buffer=buffers, env=env, action_space=action_space,
+                observation_space=observation_space, algorithm_name=algorithm_name,
                 description=json.dumps(provenance), **kwargs)
         ds.storage.update_metadata({"stitch_provenance": provenance})
 
