@@ -32,7 +32,11 @@ setup(
         # intervals, profiles and probability of improvement (Agarwal et al. 2021). Its arch < 8
         # does not import under pandas 3 (arch's deprecate_kwarg call), hence the pin.
         "report": ["rliable>=1.2", "pandas<3", "matplotlib"],
-        "test": ["pytest>=8.0", "gymnasium-robotics>=1.2.4", "rliable>=1.2", "pandas<3", "matplotlib", "tensorboard"],
+        # MinAtar (Young & Tian 2019) is the field's small-Atari testbed for discrete batch RL
+        # (scripts/discrete_suite.py's Breakout and SpaceInvaders); its package registers gymnasium envs.
+        "minatar": ["minatar>=1.0.15"],
+        "test": ["pytest>=8.0", "gymnasium-robotics>=1.2.4", "rliable>=1.2", "pandas<3", "matplotlib", "tensorboard",
+                 "minatar>=1.0.15"],
         "extra": ["tensorboard", "wandb", "matplotlib", "rliable>=1.2", "pandas<3"],
     },
 )

@@ -235,6 +235,11 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         raise StitchError(f"config.torso='cnn' convolves (height, width, channels) observations, but "
                           f"dataset '{config.dataset}' has observations of shape "
                           f"{info.spec.observation_shape}. Fix: use --config.torso=mlp.")
+    if config.torso == "mlp" and len(info.spec.observation_shape) == 3:
+        raise StitchError(f"config.torso='mlp' reads flat vector observations, but dataset '{config.dataset}' "
+                          f"has (height, width, channels) observations of shape {info.spec.observation_shape} "
+                          f"(MinAtar's grids, pixels). Fix: use --config.torso=cnn (MinAtar's torso), or "
+                          f"--config.torso=flatten to give the MLP the flattened grid on purpose.")
     aux = algo.prepare(config, data, info) if algo.prepare is not None else None
     evaluator = None
     if config.eval_episodes > 0 and info.env_spec is None:

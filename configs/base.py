@@ -39,7 +39,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     c.observation_transform = "zscore"  # zscore (dataset statistics, train and eval alike) | none | div255 (uint8 pixels)
     c.observation_keys = ""            # Dict observations: keys concatenated, in order ("" = observation, then the rest)
     c.init = "glorot"                  # layer init (networks/inits.py): glorot | orthogonal (IQL's) | pytorch | edac
-    c.torso = "mlp"                    # observation torso of every network: mlp (flattens) | cnn (MinAtar's 3x3x16 conv)
+    c.torso = "mlp"                    # observation torso of every network: mlp (flat vectors) | cnn (MinAtar's 3x3x16 conv) | flatten (any shape, flattened)
     c.compute_dtype = "float32"        # float32 | bfloat16: matmuls in bfloat16, parameters/optimizer/losses float32
     c.reward_transform = "none"        # none | iql_locomotion (x1000 / return range) | scale_shift
     c.reward_scale = 1.0               # for reward_transform=scale_shift: r * scale + shift
@@ -272,7 +272,7 @@ def dataset_preset_name(dataset_id: str) -> str:
 
 REWARD_TRANSFORMS = ("none", "iql_locomotion", "scale_shift")
 OBSERVATION_TRANSFORMS = ("zscore", "none", "div255")
-TORSOS = ("mlp", "cnn")
+TORSOS = ("mlp", "cnn", "flatten")
 INITS = ("glorot", "orthogonal", "pytorch", "edac")  # networks/inits.py
 COMPUTE_DTYPES = ("float32", "bfloat16")
 

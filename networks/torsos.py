@@ -1,8 +1,10 @@
 """Observation torsos: what turns an observation of any shape into a feature vector.
 
 Every network (policies, critics, values) starts with a `Torso`, chosen by `config.torso`:
-  mlp  flattens the observation's own axes (identity for flat vectors: no parameters, so
-       flat-observation networks are exactly the plain MLPs they always were);
+  mlp  flat vector observations as they are (no parameters, so flat-observation networks are
+       exactly the plain MLPs they always were); the driver refuses it for (height, width,
+       channels) grids, where `flatten` says that an MLP over the flattened grid is meant;
+  flatten  the observation's own axes flattened into one vector, for any shape;
   cnn  the MinAtar paper's torso (Young & Tian 2019): one 3x3 convolution with 16 filters,
        stride 1, ReLU, flattened; the network's hidden Dense layers follow.
 Leading batch axes may be several (CQL scores (proposals, batch, ...) observations at once).
@@ -18,7 +20,7 @@ import jax.numpy as jnp
 
 from networks.inits import INITS, layer_init
 
-TORSOS = ("mlp", "cnn")
+TORSOS = ("mlp", "cnn", "flatten")
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")

@@ -71,9 +71,11 @@ KINDS = ("replay", "noisy", "random", "expert", "mixed")
 def make_env(env_id):
     if env_id.startswith("MinAtar/"):
         try:
-            import minatar.gym  # noqa: F401  (registers MinAtar/<Game>-v1 with gymnasium)
+            import minatar.gym
         except ImportError:
             raise StitchError(f"{env_id} needs the minatar package. Fix: pip install -e \".[minatar]\".") from None
+        if env_id not in gym.registry:
+            minatar.gym.register_envs()  # MinAtar/<Game>-v0 (full action set) and -v1 (minimal)
     return gym.make(env_id)
 
 

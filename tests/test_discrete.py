@@ -306,3 +306,48 @@ def test_epsilon_random_action_noise_on_discrete_spaces():
     assert abs(np.mean(actions != -1) - 0.3 * 2 / 3) < 0.03
     with pytest.raises(Exception, match="probability"):
         with_action_noise(lambda obs, rng, ep: 0, space, 1.5)
+
+
+# ---------------------------------------------------------------- refusals
+
+def test_action_kind_mismatches_are_refused_both_ways(pendulum, discrete_data, tmp_path):
+    from algos.common import StitchError
+    from algos.trainer import train_and_evaluate
+    from tests.conftest import tiny_config
+    with pytest.raises(StitchError, match="continuous actions.*'dqn' needs discrete actions.*Fix"):
+        train_and_evaluate(tiny_config("dqn"), str(tmp_path / "a"))
+    with pytest.raises(StitchError, match="discrete actions.*'td3_bc' needs continuous actions.*Fix"):
+        train_and_evaluate(tiny_config("td3_bc", dataset=discrete_data), str(tmp_path / "b"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def minatar_episodes(game="Breakout", steps=120, seed=0):
+    import minatar.gym
+    from data.collect import random_policy, roll_episodes
+    if f"MinAtar/{game}-v1" not in gym.registry:
+        minatar.gym.register_envs()
+    env = gym.make(f"MinAtar/{game}-v1")
+    return env, roll_episodes(env, random_policy(env.action_space), steps, seed)
+
+
+def test_minatar_grids_train_through_the_cnn_and_an_mlp_config_is_refused(minari_root, tmp_path):
+    pytest.importorskip("minatar")
+    from algos.common import StitchError
+    from algos.trainer import train_and_evaluate
+    from data.tools import write_episodes
+    env, episodes = minatar_episodes()
+    write_episodes("minatar-test/breakout/random-v0", episodes, env.spec, env.action_space, env.observation_space,
+                   (0.0, 10.0), {"tool": "test"}, "test")
+    config = config_of("dqn", dataset="minatar-test/breakout/random-v0", observation_transform="none",
+                       num_seeds=1, num_updates=20, log_interval=10, eval_interval=20, eval_episodes=1,
+                       batch_size=16, progress_bar=False, tensorboard=False)
+    with pytest.raises(StitchError, match="torso='mlp'.*\\(10, 10, 4\\).*--config.torso=cnn.*flatten"):
+        train_and_evaluate(config, str(tmp_path / "mlp"))
+    assert not (tmp_path / "mlp").exists()
+    config.torso = "cnn"
+    results = train_and_evaluate(config, str(tmp_path / "cnn"))
+    assert results["env_id"] == "MinAtar/Breakout-v1" and np.isfinite(results["final_return"][0])
+    from algos.trainer import restore
+    import flax
+    _, carry, _ = restore(str(tmp_path / "cnn"))
+    assert any("Conv_0" in k for k in flax.traverse_util.flatten_dict(carry[0].q.params))
