@@ -108,6 +108,34 @@ def constraint_config(name, bear_warmup_steps=None):
     raise ValueError(name)
 
 
+# The discrete side by side (issue 17): both sides at these settings, d3rlpy's defaults but for the
+# target copy interval (its 8000 would copy a handful of times in a CPU budget) and z-scored
+# observations (stitch's default); BCQ with separate networks for Q and the classifier and the
+# authors' logit penalty 1e-2 (d3rlpy's defaults share the encoder and use 0.5).
+DISCRETE = dict(hidden=[256, 256], batch=32, lr=6.25e-5, target_update_interval=1_000)
+DISCRETE_ALGOS = ("dqn", "ddqn", "bcq_discrete", "cql_discrete", "nfq")
+
+
+def discrete_config(name):
+    import d3rlpy
+    from d3rlpy.models.encoders import VectorEncoderFactory
+    from d3rlpy.preprocessing import StandardObservationScaler
+    common = dict(encoder_factory=VectorEncoderFactory(DISCRETE["hidden"]), batch_size=DISCRETE["batch"],
+                  learning_rate=DISCRETE["lr"], observation_scaler=StandardObservationScaler())
+    target = dict(target_update_interval=DISCRETE["target_update_interval"])
+    if name == "dqn":
+        return d3rlpy.algos.DQNConfig(**common, **target)
+    if name == "ddqn":
+        return d3rlpy.algos.DoubleDQNConfig(**common, **target)
+    if name == "bcq_discrete":
+        return d3rlpy.algos.DiscreteBCQConfig(action_flexibility=0.3, beta=1e-2, share_encoder=False, **common, **target)
+    if name == "cql_discrete":  # d3rlpy's DiscreteCQL is Double DQN + the term, as stitch's default base
+        return d3rlpy.algos.DiscreteCQLConfig(alpha=1.0, **common, **target)
+    if name == "nfq":  # d3rlpy's NFQ: DQN whose target is the online network (a copy every update)
+        return d3rlpy.algos.NFQConfig(**common)
+    raise ValueError(name)
+
+
 def make_config(name):
     import d3rlpy
     from d3rlpy.models.encoders import VectorEncoderFactory
@@ -192,6 +220,8 @@ def scores_config(name, dataset_id, num_updates, bear_warmup_steps=None):
 
     if name in ("bcq", "bear", "crr"):
         return constraint_config(name, bear_warmup_steps)
+    if name in DISCRETE_ALGOS:
+        return discrete_config(name)
     if name == "dt":
         return dt_config(dataset_id)
     size = SIZES[name]
@@ -241,11 +271,12 @@ def minari_mdp(dataset_id):
     import d3rlpy
     import minari
     data = minari.load_dataset(dataset_id)
+    discrete = hasattr(data.action_space, "n")  # a gymnasium Discrete space
     obs, act, rew, term, tout = [], [], [], [], []
     for ep in data.iterate_episodes():
         n = len(ep.actions)
         obs.append(np.asarray(ep.observations[:n], np.float32))
-        act.append(np.asarray(ep.actions, np.float32))
+        act.append(np.asarray(ep.actions) - data.action_space.start if discrete else np.asarray(ep.actions, np.float32))
         rew.append(np.asarray(ep.rewards, np.float32))
         t = np.asarray(ep.terminations, np.float32)
         o = np.asarray(ep.truncations, np.float32)
@@ -253,8 +284,9 @@ def minari_mdp(dataset_id):
             o[-1] = 1.0  # an episode cut by the end of collection ends as a timeout
         term.append(t)
         tout.append(o)
+    kind = dict(action_space=d3rlpy.constants.ActionSpace.DISCRETE, action_size=int(data.action_space.n)) if discrete else {}
     mdp = d3rlpy.dataset.MDPDataset(np.concatenate(obs), np.concatenate(act), np.concatenate(rew),
-                                    np.concatenate(term), np.concatenate(tout))
+                                    np.concatenate(term), np.concatenate(tout), **kind)
     meta = data.storage.metadata
     return mdp, data.recover_environment(), (float(meta["ref_min_score"]), float(meta["ref_max_score"]))
 
@@ -274,6 +306,8 @@ def evaluate(algo, env, episodes, seed, ref, target_return=None):
                 action = wrapper.predict(np.asarray(obs, np.float32), reward)
             else:
                 action = algo.predict(np.asarray(obs, np.float32)[None])[0]
+                if hasattr(env.action_space, "n"):  # a discrete index, in the space's own labels
+                    action = int(action) + int(env.action_space.start)
             obs, reward, terminated, truncated, _ = env.step(action)
             reward = float(reward)
             total += reward

@@ -3,6 +3,7 @@ scheme, each algorithm's default, and orthogonal ensembles initialising without 
 import subprocess
 import sys
 import textwrap
+import types
 
 import jax
 import jax.numpy as jnp
@@ -76,8 +77,12 @@ def test_every_algorithm_builds_with_each_reference_init():
         algo = contract(ALGOS[name])
         for scheme in ("orthogonal", "pytorch", "edac"):
             config = tiny_config(name, init=scheme)
-            aux = algo.prepare(config, data, None) if algo.prepare is not None else None
-            assert jax.tree_util.tree_leaves(algo.init(config, spec, jax.random.PRNGKey(0), aux))
+            discrete = algo.actions == "discrete"
+            own_spec = spec._replace(discrete=True) if discrete else spec
+            own_data = {**data, "actions": jnp.zeros(4, jnp.int32)} if discrete else data
+            info = types.SimpleNamespace(spec=own_spec)  # what prepare reads of the DataInfo (SPIBB: the action count)
+            aux = algo.prepare(config, own_data, info) if algo.prepare is not None else None
+            assert jax.tree_util.tree_leaves(algo.init(config, own_spec, jax.random.PRNGKey(0), aux))
     state = sac_n.init(tiny_config("sac_n", num_critics=3, init="edac"), spec, jax.random.PRNGKey(0))
     biases = state.critic.params["VmapQNetwork_0"]["MLP_0"]
     assert np.all(np.asarray(biases["Dense_0"]["bias"]) == np.float32(0.1))
