@@ -91,7 +91,9 @@ def _datasets_root() -> str:
     root = os.environ.get("MINARI_DATASETS_PATH")
     if root is None:
         root = os.path.join(os.path.expanduser("~"), ".minari", "datasets")
-    return root
+    # absolute: a build points Minari at a staging folder under the root, and Minari writes a
+    # relative root's files at that path joined twice (FileNotFoundError mid-build)
+    return os.path.abspath(root)
 
 
 def _prune_empty_dirs(root: str):

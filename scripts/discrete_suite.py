@@ -51,19 +51,19 @@ TASKS = {
     "cartpole": ("CartPole-v1", {"algo": "ddqn", "hidden_dims": (256, 256), "critic_lr": 1e-4, "batch_size": 128,
                                  "target_update_interval": 500},
                  dict(total_steps=200_000, num_envs=4, buffer_size=100_000, learning_starts=10_000,
-                      epsilon_fraction=0.2, epsilon_final=0.01), 100_000),
+                      epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
     "acrobot": ("Acrobot-v1", {"algo": "ddqn", "hidden_dims": (256, 256), "critic_lr": 1e-4, "batch_size": 128,
                                "target_update_interval": 500},
                 dict(total_steps=200_000, num_envs=4, buffer_size=100_000, learning_starts=10_000,
-                     epsilon_fraction=0.2, epsilon_final=0.01), 100_000),
+                     epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
     "breakout": ("MinAtar/Breakout-v1", {"algo": "ddqn", "torso": "cnn", "hidden_dims": (128,), "critic_lr": 2.5e-4,
                                          "batch_size": 32, "target_update_interval": 1_000},
                  dict(total_steps=500_000, num_envs=4, buffer_size=100_000, learning_starts=5_000,
-                      epsilon_fraction=0.2, epsilon_final=0.01), 100_000),
+                      epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
     "spaceinvaders": ("MinAtar/SpaceInvaders-v1", {"algo": "ddqn", "torso": "cnn", "hidden_dims": (128,),
                                                    "critic_lr": 2.5e-4, "batch_size": 32, "target_update_interval": 1_000},
                       dict(total_steps=500_000, num_envs=4, buffer_size=100_000, learning_starts=5_000,
-                           epsilon_fraction=0.2, epsilon_final=0.01), 100_000),
+                           epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
 }
 KINDS = ("replay", "noisy", "random", "expert", "mixed")
 

@@ -71,3 +71,18 @@ def test_discrete_suite_writes_the_five_kinds(monkeypatch, minari_root, tmp_path
     assert info.ref_max_score == pytest.approx(summary["ref_max_score"])
     with pytest.raises(StitchError, match="already exist"):
         discrete_suite.build("pickstart", prefix="suite-test", log=lambda *_: None)
+
+
+def test_datasets_build_under_a_relative_minari_root(monkeypatch, tmp_path):
+    """MINARI_DATASETS_PATH=runs/minari (relative): the staged build used to fail inside Minari."""
+    import gymnasium as gym
+    from data.tools import write_episodes
+    from data.collect import random_policy, roll_episodes
+    discrete_env.register()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", "relative/minari")
+    env = gym.make("StitchPickStart-v0")
+    episodes = roll_episodes(env, random_policy(env.action_space), 20, seed=0)
+    ds = write_episodes("rel/pick/random-v0", episodes, env.spec, env.action_space, env.observation_space,
+                        (0.0, 5.0), {"tool": "test"}, "test")
+    assert ds.total_steps == 20 and (tmp_path / "relative/minari/rel/pick/random-v0/data").is_dir()
