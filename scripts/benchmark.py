@@ -496,9 +496,13 @@ def side_by_side():
         _plot_side_by_side(ours, theirs, FLAGS.plot)
 
 
+PEER_NAMES = {"fqi": "nfq"}  # stitch's algorithm -> the peer's name for it (d3rlpy's NFQ is stitch's fqi)
+
+
 def _peer_algo(spec):
-    """The algorithm of a side_by_side --algos entry: 'bear' or 'bear|bear_warmup_steps=2000'."""
-    return spec.split("|", 1)[0]
+    """The peer's algorithm of a side_by_side --algos entry: 'bear' or 'bear|bear_warmup_steps=2000'."""
+    algo = spec.split("|", 1)[0]
+    return PEER_NAMES.get(algo, algo)
 
 
 def _algo_label(spec):

@@ -48,9 +48,9 @@ EVAL_EPSILON = 0.001  # batch_rl's evaluation epsilon; also the expert's when co
 
 # task -> (env id, online learner's config overrides, online settings, transitions per dataset)
 TASKS = {
-    "cartpole": ("CartPole-v1", {"algo": "ddqn", "hidden_dims": (256, 256), "critic_lr": 1e-4, "batch_size": 128,
-                                 "target_update_interval": 500},
-                 dict(total_steps=200_000, num_envs=4, buffer_size=100_000, learning_starts=10_000,
+    "cartpole": ("CartPole-v1", {"algo": "ddqn", "hidden_dims": (64, 64), "critic_lr": 5e-4, "batch_size": 64,
+                                 "target_update_interval": 100},
+                 dict(total_steps=100_000, num_envs=4, buffer_size=100_000, learning_starts=5_000,
                       epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
     "acrobot": ("Acrobot-v1", {"algo": "ddqn", "hidden_dims": (256, 256), "critic_lr": 1e-4, "batch_size": 128,
                                "target_update_interval": 500},
