@@ -6,8 +6,9 @@
   python scripts/discrete_suite.py --task=cartpole --online_steps=20000 --dataset_steps=5000   # a quick one
 
 The kinds (the field's recipes; each dataset's metadata records how it was made):
-  replay   every transition of the online run, exploration included (Agarwal et al. 2020's
-           DQN-Replay, "logged replay")
+  replay   every transition of the online run's finished episodes, exploration included
+           (Agarwal et al. 2020's DQN-Replay, "logged replay"; the episodes still running when
+           the run stops, at most one per env, are left out)
   noisy    one partially trained snapshot of the run, epsilon-greedy with epsilon 0.2 in 80 % of
            the episodes and 0.001 in the rest (Fujimoto et al. 2019's "imperfect" data); the
            snapshot is the one whose greedy return is nearest halfway between random and expert

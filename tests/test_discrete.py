@@ -197,6 +197,26 @@ def test_spibb_projection_on_a_toy_state():
                                    [want], atol=1e-6)
 
 
+def test_spibb_backup_on_a_toy_mdp_by_hand():
+    """Two next states in different grid cells: s'_0 well covered (counts 20, 15, 12: nothing
+    bootstrapped, the backup is max Q'), s'_1 with counts (20, 3, 0) (actions 1 and 2 follow
+    pi_b = (0.5, 0.3, 0.2), the rest 0.5 goes to action 0): y = r + gamma * sum_a pi(a) Q'(s', a)."""
+    config = config_of("spibb", spibb_n_wedge=10.0, count_bins=2, count_table_size=8, discount=0.9)
+    table = np.zeros((8, 3), np.float32)
+    table[0] = [20, 15, 12]   # cell of (0, 0, 0)
+    table[7] = [20, 3, 0]     # cell of (1, 1, 1)
+    aux = {"low": jnp.zeros(3), "high": jnp.ones(3), "table": jnp.asarray(table)}
+    state = _bcq_state_like(spibb.init(config, SPEC, jax.random.PRNGKey(0), aux), np.log([0.5, 0.3, 0.2]))
+    next_obs = jnp.asarray([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(np.asarray(spibb.cells(config, aux, next_obs)), [0, 7])
+    q_next = np.array([[1.0, 4.0, 2.0], [3.0, 8.0, 6.0]])
+    batch = {"next_observations": next_obs, "rewards": jnp.asarray([1.0, 0.5]), "terminals": jnp.zeros(2)}
+    got = dqn.SCALAR.backup(config, spibb.next_value(config, state, batch, None, lambda: jnp.asarray(q_next)[..., None],
+                                                     dqn.SCALAR), batch)
+    want = [1.0 + 0.9 * 4.0, 0.5 + 0.9 * (0.5 * 3.0 + 0.3 * 8.0 + 0.2 * 6.0)]
+    np.testing.assert_allclose(np.asarray(got)[:, 0], want, rtol=1e-6)
+
+
 def _bcq_state_like(state, logits):
     params = jax.tree_util.tree_map(jnp.zeros_like, state.behaviour.params)
     last = sorted(params["MLP_0"].keys())[-1]
