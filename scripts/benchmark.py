@@ -552,12 +552,16 @@ def _plot_side_by_side(ours, theirs, path):
     pairs = [(d, a) for d in FLAGS.datasets for a in FLAGS.algos if _stitch_entry(ours, a, d)]
     if not pairs:
         return
-    cols = len(FLAGS.algos)
-    rows_n = len(FLAGS.datasets)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.8 * rows_n), squeeze=False)
-    for i, dataset in enumerate(FLAGS.datasets):
-        for j, algo in enumerate(FLAGS.algos):
-            ax = axes[i][j]
+    import textwrap
+    panels = [(d, a) for d in FLAGS.datasets for a in FLAGS.algos]
+    cols = min(len(FLAGS.algos), 3)  # at most three panels a row, so titles stay readable
+    rows_n = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.3 * rows_n), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for k, (dataset, algo) in enumerate(panels):
+        if True:  # (one panel per dataset x algorithm, row-major)
+            ax = axes.flat[k]
             s = _stitch_entry(ours, algo, dataset)
             if s is None:
                 ax.axis("off")
@@ -580,8 +584,8 @@ def _plot_side_by_side(ours, theirs, path):
                 ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, color="tab:orange", alpha=0.2)
             ax.axhline(s["behaviour"], color="gray", lw=0.8, ls=":", label="behaviour data")
             name, _, fields = algo.partition("|")  # an entry's own fields on a second line
-            ax.set_title(f"{name} · {dataset_preset_name(dataset)}" + (f"\n({fields.replace('|', ', ')})"
-                                                                     if fields else ""), fontsize=9)
+            own = textwrap.fill(f"({fields.replace('|', ', ')})", 48) if fields else ""
+            ax.set_title(f"{name} · {dataset_preset_name(dataset)}" + (f"\n{own}" if own else ""), fontsize=8)
             ax.set_xlabel("updates (thousands)", fontsize=8)
             ax.set_ylabel("normalised score", fontsize=8)
             ax.tick_params(labelsize=7)
