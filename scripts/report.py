@@ -79,12 +79,15 @@ def plot_curves(records, path):
                 lines.setdefault(key, {"steps": rec["steps"], "curves": []})
                 if list(lines[key]["steps"]) == list(rec["steps"]):  # pool runs evaluated alike
                     lines[key]["curves"].append(run["curve"])
-        for key, line in sorted(lines.items()):
+        # past ten lines matplotlib's default colours repeat: a colour of tab20 and a marker each
+        palette = plt.cm.tab10 if len(lines) <= 10 else plt.cm.tab20
+        for i, (key, line) in enumerate(sorted(lines.items())):
             y = np.asarray(line["curves"])
             x = np.asarray(line["steps"]) / 1000
             se = y.std(0, ddof=1) / np.sqrt(len(y)) if len(y) > 1 else np.zeros(y.shape[1])
-            ax.plot(x, y.mean(0), "o-", ms=3, label=f"{key} ({len(y)} runs)")
-            ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, alpha=0.2)
+            color = palette(i % palette.N)
+            ax.plot(x, y.mean(0), "-", marker="osD^v<>ph*"[i % 10], ms=3, color=color, label=f"{key} ({len(y)} runs)")
+            ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, alpha=0.15, color=color)
         behaviour = next((r["behaviour"] for r in records if r["dataset"] == dataset), None)
         if behaviour is not None:
             ax.axhline(behaviour, color="gray", ls=":", lw=1, label="behaviour data")
