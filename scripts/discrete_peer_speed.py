@@ -51,35 +51,35 @@ def stitch(name, dataset, updates, warmup):
     data, info = load_dataset(config, actions="discrete")
     state = algo.init(config, info.spec, jax.random.PRNGKey(0))
 
+    return scan_rate(lambda s, batch, rng: algo.update(config, s, batch, rng), state,
+                     lambda rng: samplers.sample(samplers.transitions, config, data, rng), updates, warmup)
+
+
+def scan_rate(update, state, sample, updates, warmup):
+    """stitch's updates per second: `update(state, batch, rng)` on `sample(rng)`'s batches in one
+    jitted lax.scan, compiled (and warmed for `warmup` updates) before `updates` are timed. The
+    speed scripts' stitch side."""
+    import jax
+
     def many(state, key, n):
         def body(s, k):
             sample_rng, update_rng = jax.random.split(k)
-            s, m = algo.update(config, s, samplers.sample(samplers.transitions, config, data, sample_rng), update_rng)
-            return s, m["critic_loss"]
+            s, metrics = update(s, sample(sample_rng), update_rng)
+            return s, metrics
         return jax.lax.scan(body, state, jax.random.split(key, n))
     run = jax.jit(many, static_argnums=2)
     state, _ = run(state, jax.random.PRNGKey(1), warmup)
     jax.block_until_ready(state)
     jax.block_until_ready(run(state, jax.random.PRNGKey(2), updates))  # compile the timed length too
     tick = time.perf_counter()
-    state, losses = run(state, jax.random.PRNGKey(3), updates)
-    jax.block_until_ready(losses)
+    state, metrics = run(state, jax.random.PRNGKey(3), updates)
+    jax.block_until_ready(metrics)
     return updates / (time.perf_counter() - tick)
 
 
 def d3rlpy_side(name, dataset, updates, warmup):
-    import torch
-    from d3rlpy.logging import NoopAdapterFactory
-    from peer_d3rlpy import discrete_config, minari_mdp
-    torch.set_num_threads(1)
-    mdp, _, _ = minari_mdp(dataset)
-    algo = discrete_config(name).create(device="cpu:0")
-    fit = lambda n: algo.fit(mdp, n_steps=n, n_steps_per_epoch=n, logger_adapter=NoopAdapterFactory(),
-                             show_progress=False, save_interval=10 ** 9)
-    fit(warmup)
-    tick = time.perf_counter()
-    fit(updates)
-    return updates / (time.perf_counter() - tick)
+    from peer_d3rlpy import discrete_config, fit_rate
+    return fit_rate(discrete_config(name), dataset, updates, warmup)
 
 
 def main():

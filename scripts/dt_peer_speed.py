@@ -15,9 +15,10 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from discrete_peer_speed import scan_rate  # noqa: E402  (the stitch side's timer, shared)
+
 DATASET = "stitch/pendulum/mixed-v0"
 
 
@@ -34,37 +35,13 @@ def stitch(updates, warmup):
     data, info = load_dataset(config, actions="both", samplers=(samplers.windows,))
     state = dt.init(config, info.spec, jax.random.PRNGKey(0), dt.prepare(config, data, info))
 
-    def many(state, key, n):
-        def body(carry, k):
-            s, = carry
-            sample_rng, update_rng = jax.random.split(k)
-            s, m = dt.update(config, s, samplers.sample(samplers.windows, config, data, sample_rng), update_rng)
-            return (s,), m["actor_loss"]
-        (state,), losses = jax.lax.scan(body, (state,), jax.random.split(key, n))
-        return state, losses
-    run = jax.jit(many, static_argnums=2)
-    state, _ = run(state, jax.random.PRNGKey(1), warmup)
-    jax.block_until_ready(state)
-    jax.block_until_ready(run(state, jax.random.PRNGKey(2), updates))  # compile the timed length too
-    tick = time.perf_counter()
-    state, losses = run(state, jax.random.PRNGKey(3), updates)
-    jax.block_until_ready(losses)
-    return updates / (time.perf_counter() - tick)
+    return scan_rate(lambda s, batch, rng: dt.update(config, s, batch, rng), state,
+                     lambda rng: samplers.sample(samplers.windows, config, data, rng), updates, warmup)
 
 
 def d3rlpy_side(updates, warmup):
-    import torch
-    from d3rlpy.logging import NoopAdapterFactory
-    from peer_d3rlpy import dt_config, minari_mdp
-    torch.set_num_threads(1)
-    mdp, _, _ = minari_mdp(DATASET)
-    algo = dt_config(DATASET).create(device="cpu:0")
-    fit = lambda n: algo.fit(mdp, n_steps=n, n_steps_per_epoch=n, logger_adapter=NoopAdapterFactory(),
-                             show_progress=False, save_interval=10 ** 9)
-    fit(warmup)
-    tick = time.perf_counter()
-    fit(updates)
-    return updates / (time.perf_counter() - tick)
+    from peer_d3rlpy import dt_config, fit_rate
+    return fit_rate(dt_config(DATASET), DATASET, updates, warmup)
 
 
 def main():

@@ -172,6 +172,22 @@ def make_config(name):
     raise ValueError(f"d3rlpy has no counterpart of '{name}' here; use one of {sorted(SIZES)}.")
 
 
+def fit_rate(algo_config, dataset_id, updates, warmup):
+    """d3rlpy's updates per second on one torch thread: `fit` on the Minari dataset for `warmup`
+    updates, then `updates` timed (batch sampling included). The speed scripts' d3rlpy side."""
+    import torch
+    from d3rlpy.logging import NoopAdapterFactory
+    torch.set_num_threads(1)
+    mdp, _, _ = minari_mdp(dataset_id)
+    algo = algo_config.create(device="cpu:0")
+    fit = lambda n: algo.fit(mdp, n_steps=n, n_steps_per_epoch=n, logger_adapter=NoopAdapterFactory(),
+                             show_progress=False, save_interval=10 ** 9)
+    fit(warmup)
+    tick = time.perf_counter()
+    fit(updates)
+    return updates / (time.perf_counter() - tick)
+
+
 def hopper_shaped_dataset(n=100_000, episode=1000, seed=0):
     import d3rlpy
     rng = np.random.default_rng(seed)
