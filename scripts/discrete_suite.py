@@ -35,15 +35,6 @@ from algos.online import OnlineSettings, host_policy, train_online
 from data.collect import average_return, random_policy, roll_episodes
 from data.tools import write_episodes
 
-flags.DEFINE_string("task", "cartpole", "one of the TASKS below")
-flags.DEFINE_string("prefix", "stitch", "dataset ids are <prefix>/<task>/<kind>-v0")
-flags.DEFINE_integer("seed", 0, "seed of the online run and of the collection")
-flags.DEFINE_integer("online_steps", None, "environment steps of the online run (default: the task's)")
-flags.DEFINE_integer("dataset_steps", None, "transitions of each collected dataset (default: the task's)")
-flags.DEFINE_integer("eval_episodes", 10, "greedy episodes per snapshot evaluation and reference score")
-flags.DEFINE_string("kinds", "replay,noisy,random,expert,mixed", "which datasets to write")
-flags.DEFINE_string("summary", None, "JSON summary path (default: docs/results/issue17/<prefix>_<task>_suite.json)")
-FLAGS = flags.FLAGS
 
 EVAL_EPSILON = 0.001  # batch_rl's evaluation epsilon; also the expert's when collecting
 
@@ -158,8 +149,22 @@ def build(task, prefix="stitch", seed=0, online_steps=None, dataset_steps=None, 
             "online_updates": result.updates, "snapshots": evals, "online_curve": result.curve, "datasets": written}
 
 
+def define_flags():
+    """The command line's flags, defined only when run as a script: importing this module (the
+    tests do, beside scripts/collect.py, whose flags share names) defines none."""
+    flags.DEFINE_string("task", "cartpole", "one of the TASKS below")
+    flags.DEFINE_string("prefix", "stitch", "dataset ids are <prefix>/<task>/<kind>-v0")
+    flags.DEFINE_integer("seed", 0, "seed of the online run and of the collection")
+    flags.DEFINE_integer("online_steps", None, "environment steps of the online run (default: the task's)")
+    flags.DEFINE_integer("dataset_steps", None, "transitions of each collected dataset (default: the task's)")
+    flags.DEFINE_integer("eval_episodes", 10, "greedy episodes per snapshot evaluation and reference score")
+    flags.DEFINE_string("kinds", "replay,noisy,random,expert,mixed", "which datasets to write")
+    flags.DEFINE_string("summary", None, "JSON summary path (default: docs/results/issue17/<prefix>_<task>_suite.json)")
+
+
 def main(argv):
     del argv
+    FLAGS = flags.FLAGS
     quiet_logs()
     try:
         summary = build(FLAGS.task, FLAGS.prefix, FLAGS.seed, FLAGS.online_steps, FLAGS.dataset_steps,
@@ -175,4 +180,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
