@@ -86,3 +86,18 @@ def test_datasets_build_under_a_relative_minari_root(monkeypatch, tmp_path):
     ds = write_episodes("rel/pick/random-v0", episodes, env.spec, env.action_space, env.observation_space,
                         (0.0, 5.0), {"tool": "test"}, "test")
     assert ds.total_steps == 20 and (tmp_path / "relative/minari/rel/pick/random-v0/data").is_dir()
+
+
+def test_online_and_suite_refusals_name_the_fix():
+    from algos.online import check_online
+    from scripts import discrete_suite
+    with pytest.raises(StitchError, match="one-phase discrete Q-learners.*'kl_control'.*Fix"):
+        check_online(discrete_suite.online_config({"algo": "kl_control"}))  # a behaviour phase first
+    config = discrete_suite.online_config({"algo": "dqn"})
+    config.observation_transform = "zscore"
+    with pytest.raises(StitchError, match="no dataset statistics.*observation_transform=none"):
+        check_online(config)
+    with pytest.raises(StitchError, match="Unknown task 'nope'.*cartpole"):
+        discrete_suite.build("nope", log=lambda *_: None)
+    with pytest.raises(StitchError, match="Unknown dataset kind.*'replays'"):
+        discrete_suite.build("cartpole", kinds=("replays",), log=lambda *_: None)
