@@ -54,8 +54,9 @@ class OnlineResult(NamedTuple):
 def check_online(config):
     algo = contract(get_algo(config.algo))
     if algo.actions != "discrete" or algo.prepare is not None or len(algo.phases) != 1:
-        raise StitchError(f"The online learner runs one-phase discrete Q-learners (dqn, ddqn, qr_dqn, c51, "
-                          f"ensemble_dqn, rem); '{config.algo}' is not one. Fix: --config=configs/dqn.py.")
+        raise StitchError(f"The online learner runs one-phase discrete Q-learners without a data-dependent "
+                          f"prepare step (dqn, ddqn, qr_dqn, c51, ensemble_dqn, rem, and bcq_discrete / "
+                          f"cql_discrete); '{config.algo}' is not one. Fix: --config=configs/dqn.py.")
     if config.observation_transform == "zscore":
         raise StitchError("Online there are no dataset statistics to z-score with. Fix: "
                           "--config.observation_transform=none (or div255 for uint8 images).")
