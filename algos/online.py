@@ -14,7 +14,7 @@ layout (observations n + 1 rows, actions, rewards, terminations, truncations), w
 (the "noisy snapshot" dataset's partially trained policy is one of them).
 """
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import gymnasium as gym
 import jax
@@ -40,6 +40,7 @@ class OnlineSettings(NamedTuple):
     num_snapshots: int = 10         # parameter snapshots at even intervals (the last: the final agent)
     seed: int = 0
     log_episodes: bool = False      # keep every episode of the run (the logged replay)
+    max_episode_steps: Optional[int] = None  # a time limit for envs that have none (None: the env's own)
 
 
 class OnlineResult(NamedTuple):
@@ -70,7 +71,8 @@ def epsilon_at(settings: OnlineSettings, step: int) -> float:
 
 
 def make_envs(settings: OnlineSettings):
-    return gym.vector.SyncVectorEnv([lambda: gym.make(settings.env_id)] * settings.num_envs,
+    make = lambda: gym.make(settings.env_id, max_episode_steps=settings.max_episode_steps)
+    return gym.vector.SyncVectorEnv([make] * settings.num_envs,
                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 

@@ -37,6 +37,10 @@ from data.tools import write_episodes
 
 
 EVAL_EPSILON = 0.001  # batch_rl's evaluation epsilon; also the expert's when collecting
+# MinAtar's gymnasium envs have no time limit, and a greedy policy can keep Breakout's ball in play
+# forever: a safety cap (Dopamine caps Atari at 27k agent steps) that the datasets' env spec keeps,
+# so offline evaluation stops there too. It does not bind at the returns these runs reach.
+MINATAR_MAX_STEPS = 10_000
 
 # task -> (env id, online learner's config overrides, online settings, transitions per dataset)
 TASKS = {
@@ -51,16 +55,18 @@ TASKS = {
     "breakout": ("MinAtar/Breakout-v1", {"algo": "ddqn", "torso": "cnn", "hidden_dims": (128,), "critic_lr": 2.5e-4,
                                          "batch_size": 32, "target_update_interval": 1_000},
                  dict(total_steps=500_000, num_envs=4, buffer_size=100_000, learning_starts=5_000,
-                      epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
+                      epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20,
+                      max_episode_steps=MINATAR_MAX_STEPS), 100_000),
     "spaceinvaders": ("MinAtar/SpaceInvaders-v1", {"algo": "ddqn", "torso": "cnn", "hidden_dims": (128,),
                                                    "critic_lr": 2.5e-4, "batch_size": 32, "target_update_interval": 1_000},
                       dict(total_steps=500_000, num_envs=4, buffer_size=100_000, learning_starts=5_000,
-                           epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20), 100_000),
+                           epsilon_fraction=0.2, epsilon_final=0.01, num_snapshots=20,
+                           max_episode_steps=MINATAR_MAX_STEPS), 100_000),
 }
 KINDS = ("replay", "noisy", "random", "expert", "mixed")
 
 
-def make_env(env_id):
+def make_env(env_id, max_episode_steps=None):
     if env_id.startswith("MinAtar/"):
         try:
             import minatar.gym
@@ -68,7 +74,7 @@ def make_env(env_id):
             raise StitchError(f"{env_id} needs the minatar package. Fix: pip install -e \".[minatar]\".") from None
         if env_id not in gym.registry:
             minatar.gym.register_envs()  # MinAtar/<Game>-v0 (full action set) and -v1 (minimal)
-    return gym.make(env_id)
+    return gym.make(env_id, max_episode_steps=max_episode_steps)
 
 
 def online_config(overrides):
@@ -93,7 +99,7 @@ def build(task, prefix="stitch", seed=0, online_steps=None, dataset_steps=None, 
     if unknown:
         raise StitchError(f"Unknown dataset kind(s) {unknown}. Fix: use some of {', '.join(KINDS)}.")
     env_id, overrides, settings, default_steps = TASKS[task]
-    env = make_env(env_id)
+    env = make_env(env_id, settings.get("max_episode_steps"))
     ids = {kind: f"{prefix}/{task}/{kind}-v0" for kind in kinds}
     import minari
     existing = [i for i in ids.values() if os.path.exists(os.path.join(minari.storage.get_dataset_path(i), "data"))]

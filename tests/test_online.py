@@ -101,3 +101,21 @@ def test_online_and_suite_refusals_name_the_fix():
         discrete_suite.build("nope", log=lambda *_: None)
     with pytest.raises(StitchError, match="Unknown dataset kind.*'replays'"):
         discrete_suite.build("cartpole", kinds=("replays",), log=lambda *_: None)
+
+
+def test_a_task_time_limit_reaches_the_online_run_and_the_datasets(monkeypatch, minari_root):
+    """MinAtar's envs have no time limit; the suite's cap must bound the online episodes and stay in
+    the datasets' env spec, which offline evaluation rebuilds its env from."""
+    from data.dataset import load_dataset
+    from scripts import discrete_suite
+    env_id, overrides, settings, steps = pickstart_task()
+    monkeypatch.setitem(discrete_suite.TASKS, "capped", (env_id, overrides, {**settings, "max_episode_steps": 3}, steps))
+    summary = discrete_suite.build("capped", prefix="cap-test", eval_episodes=2, kinds=("replay", "random"),
+                                   log=lambda *_: None)
+    replay_run = summary["datasets"]["replay"]
+    assert replay_run["transitions"] == 1_200 and replay_run["episodes"] == 400  # 3-step episodes, not 5
+    config = discrete_suite.online_config({"algo": "dqn"})
+    config.dataset = summary["datasets"]["random"]["id"]
+    _, info = load_dataset(config, actions="discrete")
+    assert info.env_spec.max_episode_steps == 3
+    assert discrete_suite.make_env("CartPole-v1").spec.max_episode_steps == 500  # None keeps the env's own
