@@ -5,7 +5,9 @@ copied every 8000 agent steps = 2000 updates (one update per 4 steps), evaluatio
 epsilon 0.001. Their Atari networks are Nature CNNs; here the torso is the config's (mlp for
 vector observations, cnn for MinAtar) followed by `hidden_dims`.
 
-Presets: `classic` for CartPole / Acrobot-sized tasks (the discrete suite of scripts/discrete_suite.py).
+Presets (the discrete suite of scripts/discrete_suite.py): `classic` for CartPole / Acrobot-sized
+tasks; `minatar` for MinAtar's 10x10xC grids (Young & Tian 2019's network: one 3x3 convolution
+of 16 filters and a 128-unit layer; the grids' 0/1 channels fed as they are).
 """
 from configs.base import apply_preset, get_base_config
 
@@ -21,6 +23,15 @@ CHECKS = {
 PRESETS = {
     "classic": {  # small vector tasks: a smaller net, a faster target, a budget of minutes on a CPU
         "hidden_dims": (256, 256),
+        "num_updates": 50_000,
+        "eval_interval": 5_000,
+        "target_update_interval": 1_000,
+        "critic_lr": 1e-4,
+    },
+    "minatar": {  # MinAtar grids: the MinAtar paper's CNN, the same CPU-sized budget as classic
+        "torso": "cnn",
+        "hidden_dims": (128,),
+        "observation_transform": "none",
         "num_updates": 50_000,
         "eval_interval": 5_000,
         "target_update_interval": 1_000,
