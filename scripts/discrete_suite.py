@@ -90,6 +90,21 @@ def noisy_epsilon(seed):
     return lambda episode: 0.2 if np.random.default_rng([seed, episode]).random() < 0.8 else 0.001
 
 
+def progress_log(total_steps, began, log, every=0.1):
+    """A train_online progress callback: a line at each tenth of the run (steps, the mean return of
+    the last 20 episodes, minutes so far)."""
+    marks = [int(total_steps * every * k) for k in range(1, int(round(1 / every)) + 1)]
+
+    def progress(step, curve):
+        if marks and step >= marks[0]:
+            while marks and step >= marks[0]:
+                marks.pop(0)
+            recent = [r for _, r in curve[-20:]]
+            log(f"  step {step}/{total_steps}: last {len(recent)} episodes' mean return {np.mean(recent):.1f}, "
+                f"{(time.perf_counter() - began) / 60:.1f} min")
+    return progress
+
+
 def build(task, prefix="stitch", seed=0, online_steps=None, dataset_steps=None, eval_episodes=10,
           kinds=KINDS, log=print):
     """Run the online learner and write the datasets; returns the summary dict."""
@@ -112,7 +127,7 @@ def build(task, prefix="stitch", seed=0, online_steps=None, dataset_steps=None, 
                                          **({"total_steps": online_steps} if online_steps else {})})
     began = time.perf_counter()
     log(f"online {config.algo} in {env_id} for {settings.total_steps} steps ...")
-    result = train_online(config, settings)
+    result = train_online(config, settings, progress=progress_log(settings.total_steps, began, log))
     n_actions, start = int(env.action_space.n), int(env.action_space.start)
     policy = lambda state, eps=EVAL_EPSILON, **kw: host_policy(config, state, n_actions, eps, start, **kw)
     evals = [(step, average_return(env, policy(state), eval_episodes, seed + 30_000)) for step, state in result.snapshots]

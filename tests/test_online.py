@@ -56,7 +56,10 @@ def test_discrete_suite_writes_the_five_kinds(monkeypatch, minari_root, tmp_path
     from data.dataset import load_dataset
     from scripts import discrete_suite
     monkeypatch.setitem(discrete_suite.TASKS, "pickstart", pickstart_task())
-    summary = discrete_suite.build("pickstart", prefix="suite-test", eval_episodes=3, log=lambda *_: None)
+    lines = []
+    summary = discrete_suite.build("pickstart", prefix="suite-test", eval_episodes=3, log=lines.append)
+    progress = [line for line in lines if line.strip().startswith("step ")]
+    assert [p.split()[1] for p in progress] == [f"{120 * k}/1200:" for k in range(1, 11)]  # a line a tenth
     assert summary["ref_max_score"] == pytest.approx(5.0, abs=0.1) and summary["ref_min_score"] < 2.5
     got = summary["datasets"]
     assert got["replay"]["transitions"] == 1_200
