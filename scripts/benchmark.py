@@ -56,6 +56,8 @@ flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a
                      "in --out (scores; 0: evaluate only at the end)")
 flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
                   "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
+flags.DEFINE_string("preset", "", "scores: a named preset of every algorithm's config, applied before "
+                    "the per-dataset tuning (e.g. classic, minatar for the discrete suites)")
 flags.DEFINE_multi_string("set", [], "scores, evaluation: a config field set on every run (evaluation: how it acts), e.g. --set=bc_steps=0 "
                           "(repeatable; part of the table key and the workdir name)")
 flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
@@ -95,14 +97,14 @@ def scores():
             preset = dataset_preset_name(dataset)
             if not (FLAGS.tuned and preset in getattr(module, "DATASET_PRESETS", {})):
                 preset = None
-            config = module.get_config(preset)
+            config = module.get_config(",".join(p for p in (FLAGS.preset, preset) if p) or None)
             config.update(dict(dataset=dataset, num_updates=FLAGS.num_updates,
                                num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
                                eval_interval=FLAGS.eval_interval or FLAGS.num_updates, log_interval=1000,
                                progress_bar=False, compute_dtype=FLAGS.compute_dtype))
             config.update(_overrides())
             workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}_{FLAGS.compute_dtype}"
-                                   + "".join(f"_{k}={v}" for k, v in _overrides().items()))
+                                   + (f"_{FLAGS.preset}" if FLAGS.preset else "") + "".join(f"_{k}={v}" for k, v in _overrides().items()))
             r = train_and_evaluate(config, workdir)
             table[key] = {"preset": preset, "scores": r["final_normalized_score"],
                           "behaviour": r["behaviour_normalized_score"],
@@ -139,7 +141,7 @@ def _overrides():
 def _score_key(algo, dataset):
     """A `scores` table key: algorithm, dataset, and the dtype and --set fields when not defaults."""
     return (f"{algo}|{dataset}" + ("" if FLAGS.compute_dtype == "float32" else f"|{FLAGS.compute_dtype}")
-            + "".join(f"|{k}={v}" for k, v in _overrides().items()))
+            + (f"|preset={FLAGS.preset}" if FLAGS.preset else "") + "".join(f"|{k}={v}" for k, v in _overrides().items()))
 
 
 def _fake_dataset(n=100_000, obs_dim=11, act_dim=3):

@@ -129,3 +129,27 @@ def test_side_by_side_takes_each_algorithms_own_fields(tmp_path):
     assert "42.0 ± 1.2 (3)" in bear and "21.0 ± 1.0 (2)" in bear
     crr = next(line for line in proc.stdout.splitlines() if "| crr |" in line)
     assert "32.0 ± 1.2 (3)" in crr and "32.0 ± 1.0 (2)" in crr
+
+
+def test_scores_applies_a_named_preset_to_every_algorithm(minari_root, tmp_path):
+    """`benchmark.py scores --preset=classic`: each run gets the preset's fields, its workdir and
+    table key name the preset (a run without it is another entry)."""
+    import gymnasium as gym
+    from data.collect import random_policy, roll_episodes
+    from data.tools import write_episodes
+    from tests import discrete_env
+    discrete_env.register()
+    env = gym.make("StitchPickStart-v0")
+    write_episodes("preset-test/pick/random-v0", roll_episodes(env, random_policy(env.action_space), 200, seed=0),
+                   env.spec, env.action_space, env.observation_space, (0.0, 5.0), {"tool": "test"}, "test")
+    proc = subprocess.run([sys.executable, "scripts/benchmark.py", "scores", "--algos=dqn,bc_discrete",
+                           "--datasets=preset-test/pick/random-v0", "--preset=classic", "--num_updates=1000",
+                           "--num_seeds=1", "--eval_episodes=1", f"--out={tmp_path}/s.json",
+                           f"--workdir={tmp_path}/runs"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = json.loads((tmp_path / "s.json").read_text())
+    assert sorted(table) == ["bc_discrete|preset-test/pick/random-v0|preset=classic",
+                             "dqn|preset-test/pick/random-v0|preset=classic"]
+    saved = json.loads((tmp_path / "runs/dqn_preset-test-pick-random-v0_float32_classic/config.json").read_text())
+    assert saved["preset"] == "classic" and saved["hidden_dims"] == [256, 256]
+    assert saved["target_update_interval"] == 1_000 and saved["num_updates"] == 1_000
