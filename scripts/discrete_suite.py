@@ -170,6 +170,40 @@ def build(task, prefix="stitch", seed=0, online_steps=None, dataset_steps=None, 
             "online_updates": result.updates, "snapshots": evals, "online_curve": result.curve, "datasets": written}
 
 
+def plot_online(summary_paths, out):
+    """One panel per suite summary: the online run's episode returns (a running mean of 50
+    episodes), its snapshots' greedy returns, and the random and expert reference lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    summaries = [json.load(open(p)) for p in summary_paths]
+    cols = min(2, len(summaries))
+    rows = -(-len(summaries) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(summaries):]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, summaries):
+        steps, returns = np.asarray(s["online_curve"], dtype=float).T
+        window = min(50, len(returns))
+        smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:] / 1e3, smooth, lw=1, color="tab:blue",
+                label=f"training episodes (mean of {window})")
+        snaps = np.asarray(s["snapshots"], dtype=float)
+        ax.plot(snaps[:, 0] / 1e3, snaps[:, 1], "o-", ms=3, color="tab:orange", label="snapshot, greedy")
+        ax.axhline(s["ref_min_score"], color="grey", ls=":", label="random policy")
+        ax.axhline(s["ref_max_score"], color="tab:green", ls="--", label="expert (best snapshot)")
+        ax.axvline(s["noisy_snapshot_step"] / 1e3, color="tab:red", ls=":", lw=1, label="noisy snapshot")
+        ax.set_title(f"{s['env']} ({s['minutes']:.1f} min)", fontsize=10)
+        ax.set_xlabel("environment steps (thousands)")
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("episode return")
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def define_flags():
     """The command line's flags, defined only when run as a script: importing this module (the
     tests do, beside scripts/collect.py, whose flags share names) defines none."""
@@ -180,6 +214,9 @@ def define_flags():
     flags.DEFINE_integer("dataset_steps", None, "transitions of each collected dataset (default: the task's)")
     flags.DEFINE_integer("eval_episodes", 10, "greedy episodes per snapshot evaluation and reference score")
     flags.DEFINE_string("kinds", "replay,noisy,random,expert,mixed", "which datasets to write")
+    flags.DEFINE_list("plot", None, "instead of building: draw the online runs of these summary JSONs "
+                      "(comma-separated) to --plot_out")
+    flags.DEFINE_string("plot_out", "online_runs.png", "the PNG of --plot")
     flags.DEFINE_string("summary", None, "JSON summary path (default: docs/results/issue17/<prefix>_<task>_suite.json)")
 
 
@@ -187,6 +224,10 @@ def main(argv):
     del argv
     FLAGS = flags.FLAGS
     quiet_logs()
+    if FLAGS.plot:
+        plot_online(FLAGS.plot, FLAGS.plot_out)
+        print(f"Wrote {FLAGS.plot_out}.")
+        return
     try:
         summary = build(FLAGS.task, FLAGS.prefix, FLAGS.seed, FLAGS.online_steps, FLAGS.dataset_steps,
                         FLAGS.eval_episodes, tuple(k for k in FLAGS.kinds.split(",") if k))

@@ -1,5 +1,7 @@
 """The online learner (algos/online.py), its device replay buffer (data/buffer.py) and the
 discrete dataset suite it logs (scripts/discrete_suite.py), on a task small enough for a test."""
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,6 +76,9 @@ def test_discrete_suite_writes_the_five_kinds(monkeypatch, minari_root, tmp_path
     assert info.ref_max_score == pytest.approx(summary["ref_max_score"])
     with pytest.raises(StitchError, match="already exist"):
         discrete_suite.build("pickstart", prefix="suite-test", log=lambda *_: None)
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    discrete_suite.plot_online([str(tmp_path / "summary.json")] * 3, str(tmp_path / "online.png"))  # 2x2, one hidden
+    assert (tmp_path / "online.png").stat().st_size > 10_000
 
 
 def test_datasets_build_under_a_relative_minari_root(monkeypatch, tmp_path):
