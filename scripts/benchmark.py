@@ -525,8 +525,7 @@ def _stitch_entry(ours, algo, dataset):
     algo, _, fields = algo.partition("|")
     base = _score_key(algo, dataset) if not fields else f"{algo}|{dataset}|{fields}"
     parts = [ours[base]] if base in ours else []
-    parts += [v for k, v in sorted(ours.items())
-              if k.startswith(base + "|seed=") and k[len(base) + 6:].isdigit()]
+    parts += [v for k, v in sorted(ours.items()) if _is_seed_of(k, base)]
     if not parts:
         return None
     steps = [c[0] for c in parts[0]["curve"]]
@@ -542,6 +541,15 @@ def _stitch_entry(ours, algo, dataset):
     return {"scores": sum((list(p["scores"]) for p in parts), []), "behaviour": parts[0]["behaviour"],
             "curve": [(step, None if cs is None else float(np.mean(cs))) for step, cs in curve_seeds],
             "curve_seeds": curve_seeds}
+
+
+def _is_seed_of(key, base):
+    """Whether `key` is `base` with one `seed=k` field added, wherever --set put it among the
+    fields ('cql|d|seed=3|bc_steps=0' and 'cql|d|bc_steps=0|seed=3' are both seeds of 'cql|d|bc_steps=0')."""
+    parts, base_parts = key.split("|"), base.split("|")
+    seeds = [f for f in parts[2:] if f.startswith("seed=") and f[5:].isdigit()]
+    rest = parts[:2] + [f for f in parts[2:] if f not in seeds]
+    return len(seeds) == 1 and rest[:2] == base_parts[:2] and sorted(rest[2:]) == sorted(base_parts[2:])
 
 
 def _plot_side_by_side(ours, theirs, path):

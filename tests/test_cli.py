@@ -88,7 +88,7 @@ def test_side_by_side_pools_seeds_run_one_at_a_time(tmp_path):
                 "curve_seeds": [(5, [1.0] * len(scores)), (10, scores)]}
     base = "cql|bench/x/medium-replay-v0|bc_steps=0"
     (tmp_path / "a.json").write_text(json.dumps({base: entry([20.0, 22.0]), base + "|seed=7": entry([30.0])}))
-    (tmp_path / "b.json").write_text(json.dumps({base + "|seed=8": entry([28.0]),
+    (tmp_path / "b.json").write_text(json.dumps({"cql|bench/x/medium-replay-v0|seed=8|bc_steps=0": entry([28.0]),
                                                  "cql|bench/x/medium-replay-v0": entry([0.0, 0.0])}))
     peer = {f"cql|bench/x/medium-replay-v0|{s}": {"score": v, "curve": [(5, 1.0), (10, v)]}
             for s, v in enumerate([24.0, 26.0])}
