@@ -60,8 +60,13 @@ def family_config(algo: str):
 
 
 def with_presets(c, preset):
-    """Apply the presets last, so they win over a variant's own defaults."""
-    return apply_preset(c, preset, variants=PRESETS)
+    """Apply the presets last, so they win over a variant's own defaults. A preset that changes the
+    Q-network's widths (minatar) changes a behaviour classifier's too, where it had the same ones."""
+    widths = tuple(c.hidden_dims)
+    c = apply_preset(c, preset, variants=PRESETS)
+    if "behaviour_hidden_dims" in c and tuple(c.behaviour_hidden_dims) == widths != tuple(c.hidden_dims):
+        c.behaviour_hidden_dims = c.hidden_dims
+    return c
 
 
 def get_config(preset=None):

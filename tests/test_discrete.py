@@ -371,3 +371,18 @@ def test_minatar_grids_train_through_the_cnn_and_an_mlp_config_is_refused(minari
     import flax
     _, carry, _ = restore(str(tmp_path / "cnn"))
     assert any("Conv_0" in k for k in flax.traverse_util.flatten_dict(carry[0].q.params))
+
+
+def test_the_minatar_preset_sizes_the_behaviour_classifier_like_the_q_network():
+    """A preset that narrows the Q-network (minatar: the CNN then 128 units) narrows BCQ's and BC's
+    classifier too; classic keeps 256x256 for both, and an explicit classifier width stays."""
+    from configs import bc_discrete, bcq_discrete, dqn
+    for module in (bcq_discrete, bc_discrete):
+        c = module.get_config("minatar")
+        assert c.torso == "cnn" and tuple(c.hidden_dims) == tuple(c.behaviour_hidden_dims) == (128,)
+        assert tuple(module.get_config("classic").behaviour_hidden_dims) == (256, 256)
+    dqn.PRESETS["test-both"] = {"hidden_dims": (64,), "behaviour_hidden_dims": (32,)}
+    try:
+        assert tuple(bcq_discrete.get_config("test-both").behaviour_hidden_dims) == (32,)
+    finally:
+        del dqn.PRESETS["test-both"]
