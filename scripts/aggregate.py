@@ -104,6 +104,9 @@ def score_matrices(groups, datasets: Optional[List[str]] = None):
     with different seed counts per dataset are cut to their smallest count (returned as notes)."""
     datasets = datasets or sorted(set.intersection(*(set(g) for g in groups.values())))
     matrices, notes = {}, []
+    if not datasets:
+        return matrices, datasets, ["no dataset that every algorithm has, so no aggregate over datasets "
+                                    "(pass --datasets to aggregate over some of them)"]
     for name, per_dataset in groups.items():
         if not all(d in per_dataset for d in datasets):
             notes.append(f"{name}: left out of the aggregate (it lacks {', '.join(d for d in datasets if d not in per_dataset)})")

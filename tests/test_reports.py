@@ -93,3 +93,12 @@ def test_report_from_real_runs(pendulum, tmp_path):
                            env=os.environ.copy(), timeout=300)
     assert empty.returncode != 0 and f"No results.json under {tmp_path}/empty. Fix: point --workdirs" in empty.stderr
     assert not (tmp_path / "report2").exists()
+
+
+def test_algorithms_without_a_shared_dataset_get_no_aggregate_and_a_note():
+    """A report over runs where no dataset has every algorithm (issue 17's Breakout: BCQ on noisy,
+    REM on replay) used to fail in min() of an empty sequence."""
+    from scripts import aggregate
+    groups = {"bcq": {"noisy": [40.0, 42.0]}, "rem": {"replay": [5.0, 4.0]}}
+    matrices, datasets, notes = aggregate.score_matrices(groups)
+    assert matrices == {} and datasets == [] and "--datasets" in notes[0]
