@@ -104,7 +104,8 @@ def scores():
                                progress_bar=False, compute_dtype=FLAGS.compute_dtype))
             config.update(_overrides())
             workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}_{FLAGS.compute_dtype}"
-                                   + (f"_{FLAGS.preset}" if FLAGS.preset else "") + "".join(f"_{k}={v}" for k, v in _overrides().items()))
+                                   + (f"_{FLAGS.preset}" if FLAGS.preset else "")
+                                   + "".join(f"_{k}={v}" for k, v in _overrides().items()))
             r = train_and_evaluate(config, workdir)
             table[key] = {"preset": preset, "scores": r["final_normalized_score"],
                           "behaviour": r["behaviour_normalized_score"],
@@ -569,37 +570,36 @@ def _plot_side_by_side(ours, theirs, path):
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.3 * rows_n), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
-    for k, (dataset, algo) in enumerate(panels):
-        if True:  # (one panel per dataset x algorithm, row-major)
-            ax = axes.flat[k]
-            s = _stitch_entry(ours, algo, dataset)
-            if s is None:
-                ax.axis("off")
-                continue
-            steps, means = zip(*[(c[0], c[1]) for c in s["curve"] if c[1] is not None])
-            ax.plot(np.asarray(steps) / 1000, means, "o-", ms=3, color="tab:blue",
-                    label=f"stitch ({len(s['scores'])} seeds)")
-            per_seed = [c[1] for c in s.get("curve_seeds", []) if c[1] is not None]
-            if per_seed:  # (entries from before per-seed curves were stored have the mean only)
-                y = np.asarray(per_seed, float)
-                se = y.std(1, ddof=1) / np.sqrt(y.shape[1])
-                ax.fill_between(np.asarray(steps) / 1000, y.mean(1) - se, y.mean(1) + se, color="tab:blue", alpha=0.2)
-            peer = [v["curve"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{_peer_algo(algo)}|{dataset}"]
-            if peer:
-                n = min(len(c) for c in peer)
-                x = np.asarray([c[0] for c in peer[0][:n]]) / 1000
-                y = np.asarray([[c[1] for c in curve[:n]] for curve in peer])
-                se = y.std(0, ddof=1) / np.sqrt(len(y)) if len(y) > 1 else np.zeros(n)
-                ax.plot(x, y.mean(0), "s--", ms=3, color="tab:orange", label=f"d3rlpy ({len(y)} seeds)")
-                ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, color="tab:orange", alpha=0.2)
-            ax.axhline(s["behaviour"], color="gray", lw=0.8, ls=":", label="behaviour data")
-            name, _, fields = algo.partition("|")  # an entry's own fields on a second line
-            own = textwrap.fill(f"({fields.replace('|', ', ')})", 48) if fields else ""
-            ax.set_title(f"{name} · {dataset_preset_name(dataset)}" + (f"\n{own}" if own else ""), fontsize=8)
-            ax.set_xlabel("updates (thousands)", fontsize=8)
-            ax.set_ylabel("normalised score", fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.legend(fontsize=6, loc="best")
+    for k, (dataset, algo) in enumerate(panels):  # one panel per dataset x algorithm, row-major
+        ax = axes.flat[k]
+        s = _stitch_entry(ours, algo, dataset)
+        if s is None:
+            ax.axis("off")
+            continue
+        steps, means = zip(*[(c[0], c[1]) for c in s["curve"] if c[1] is not None])
+        ax.plot(np.asarray(steps) / 1000, means, "o-", ms=3, color="tab:blue",
+                label=f"stitch ({len(s['scores'])} seeds)")
+        per_seed = [c[1] for c in s.get("curve_seeds", []) if c[1] is not None]
+        if per_seed:  # (entries from before per-seed curves were stored have the mean only)
+            y = np.asarray(per_seed, float)
+            se = y.std(1, ddof=1) / np.sqrt(y.shape[1])
+            ax.fill_between(np.asarray(steps) / 1000, y.mean(1) - se, y.mean(1) + se, color="tab:blue", alpha=0.2)
+        peer = [v["curve"] for k, v in sorted(theirs.items()) if k.rsplit("|", 1)[0] == f"{_peer_algo(algo)}|{dataset}"]
+        if peer:
+            n = min(len(c) for c in peer)
+            x = np.asarray([c[0] for c in peer[0][:n]]) / 1000
+            y = np.asarray([[c[1] for c in curve[:n]] for curve in peer])
+            se = y.std(0, ddof=1) / np.sqrt(len(y)) if len(y) > 1 else np.zeros(n)
+            ax.plot(x, y.mean(0), "s--", ms=3, color="tab:orange", label=f"d3rlpy ({len(y)} seeds)")
+            ax.fill_between(x, y.mean(0) - se, y.mean(0) + se, color="tab:orange", alpha=0.2)
+        ax.axhline(s["behaviour"], color="gray", lw=0.8, ls=":", label="behaviour data")
+        name, _, fields = algo.partition("|")  # an entry's own fields on a second line
+        own = textwrap.fill(f"({fields.replace('|', ', ')})", 48) if fields else ""
+        ax.set_title(f"{name} · {dataset_preset_name(dataset)}" + (f"\n{own}" if own else ""), fontsize=8)
+        ax.set_xlabel("updates (thousands)", fontsize=8)
+        ax.set_ylabel("normalised score", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"learning curves: {path}")
