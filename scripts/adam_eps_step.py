@@ -1,7 +1,8 @@
 """How much of Adam's first step an epsilon leaves each layer, per DQN-family algorithm: the mean
 |parameter change| of one update with epsilon `--eps` over the same with 1e-8 (1.0: epsilon
 changes nothing; small: epsilon dominates sqrt(v) there, the layer learns slowly). Averaged over
-5 initialisations and batches of 32 transitions from a discrete dataset.
+5 initialisations and batches (the configs' size, sampled as training samples them) from a
+discrete dataset.
 
   MINARI_DATASETS_PATH=$PWD/runs/minari python scripts/adam_eps_step.py --dataset=stitch/breakout/replay-v0
 
@@ -12,44 +13,37 @@ import importlib
 import flax
 import jax
 import jax.numpy as jnp
-import minari
 import numpy as np
 from absl import app, flags
 
 from algos import get_algo
-from algos.common import Spec
+from data import samplers
+from data.dataset import load_dataset
 
 flags.DEFINE_string("dataset", "stitch/breakout/replay-v0", "a discrete Minari dataset")
 flags.DEFINE_string("preset", "minatar", "the configs' preset")
 flags.DEFINE_list("algos", ["dqn", "rem", "qr_dqn"], "algorithms (qr_dqn with 50 quantiles)")
 flags.DEFINE_float("eps", 3.125e-4, "the epsilon to compare with 1e-8 (batch_rl's 0.01/32)")
 FLAGS = flags.FLAGS
+TRIALS = 5
 
 
-def batches(dataset_id, count=5, size=32, seed=0):
-    ds = minari.load_dataset(dataset_id)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for e in ds.iterate_episodes(rng.choice(ds.total_episodes, min(300, ds.total_episodes), replace=False).tolist()):
-        rows += [(e.observations[t], e.actions[t], e.rewards[t], e.observations[t + 1], float(e.terminations[t]))
-                 for t in range(len(e.rewards))]
-    keys = ["observations", "actions", "rewards", "next_observations", "terminals"]
-    out = []
-    for _ in range(count):
-        idx = rng.choice(len(rows), size, replace=False)
-        out.append({k: jnp.asarray(np.stack([rows[i][j] for i in idx]).astype(np.int32 if k == "actions" else np.float32))
-                    for j, k in enumerate(keys)})
-    spec = Spec(tuple(ds.observation_space.shape), np.dtype(ds.observation_space.dtype).name,
-                int(ds.action_space.n), True)
-    return out, spec
+def make_config(name, eps):
+    config = importlib.import_module(f"configs.{name}").get_config(FLAGS.preset or None)
+    config.update(dict(dataset=FLAGS.dataset, adam_eps=eps, **({"num_quantiles": 50} if name == "qr_dqn" else {})))
+    return config
+
+
+def batches(config):
+    """TRIALS batches of the config's size, drawn as training draws them."""
+    data, info = load_dataset(config, actions="discrete")
+    keys = jax.random.split(jax.random.PRNGKey(0), TRIALS)
+    return [samplers.sample(samplers.transitions, config, data, key) for key in keys], info.spec
 
 
 def step_sizes(name, eps, data, spec):
-    extra = {"num_quantiles": 50} if name == "qr_dqn" else {}
-    algo, sizes = get_algo(name), []
+    config, algo, sizes = make_config(name, eps), get_algo(name), []
     for trial, batch in enumerate(data):
-        config = importlib.import_module(f"configs.{name}").get_config(FLAGS.preset or None)
-        config.update(dict(adam_eps=eps, **extra))
         state = algo.init(config, spec, jax.random.PRNGKey(trial), None)
         new, _ = algo.update(config, state, batch, jax.random.PRNGKey(1))
         before, after = (flax.traverse_util.flatten_dict(s.q.params) for s in (state, new))
@@ -59,7 +53,7 @@ def step_sizes(name, eps, data, spec):
 
 def main(argv):
     del argv
-    data, spec = batches(FLAGS.dataset)
+    data, spec = batches(make_config(FLAGS.algos[0], FLAGS.eps))
     print(f"first Adam step with epsilon {FLAGS.eps:g} / with 1e-8, mean |change| per kernel ({FLAGS.dataset}):")
     for name in FLAGS.algos:
         big, small = step_sizes(name, FLAGS.eps, data, spec), step_sizes(name, 1e-8, data, spec)
