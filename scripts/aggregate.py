@@ -77,15 +77,53 @@ def load_run(workdir: str) -> dict:
         runs.append({"run": r, "seed": run["seed"], "grid": grid,
                      "final": None if curves is None else float(curves[r, -1]),
                      "curve": None if curves is None else curves[r]})
+    config = {}
+    if os.path.isfile(os.path.join(workdir, "config.json")):
+        with open(os.path.join(workdir, "config.json")) as f:
+            config = json.load(f)
     return {"workdir": workdir, "algo": results["algo"], "dataset": results["dataset"], "score_kind": field,
             "steps": steps, "runs": runs, "sweep": results.get("sweep", []),
             "behaviour": results.get("behaviour_normalized_score") if use_score else results.get("behaviour_return"),
-            "results": results}
+            "results": results, "config": config, "variant": {}}
+
+
+# Config fields that say how a run was kept, not what it learned: runs differing only in these
+# are the same experiment (a seed split across workdirs pools, as `--num_seeds=1 --set=seed=k`).
+NOT_A_VARIANT = frozenset({"dataset", "seed", "num_seeds", "sweep", "log_interval", "checkpoint",
+                           "checkpoint_interval_s", "progress_bar", "tensorboard", "wandb_project",
+                           "keep_checkpoints", "preset", "tuning"})
+
+
+def mark_variants(records: List[dict]) -> List[dict]:
+    """Set each record's `variant`: the config fields (outside NOT_A_VARIANT and the sweep's) on
+    which two workdirs of its algorithm and dataset differ, with this workdir's values. Labels
+    then keep `--set=init=glorot` apart from the default instead of pooling them as one
+    algorithm. Fields that differ only across datasets (per-task presets) are not variants."""
+    by_algo: Dict[str, List[dict]] = {}
+    for rec in records:
+        by_algo.setdefault(rec["algo"], []).append(rec)
+    for recs in by_algo.values():
+        fields = set()
+        for rec in recs:
+            for other in recs:
+                if other is rec or other["dataset"] != rec["dataset"]:
+                    continue
+                keys = (set(rec["config"]) | set(other["config"])) - NOT_A_VARIANT - set(rec["sweep"])
+                fields |= {k for k in keys if rec["config"].get(k) != other["config"].get(k)}
+        for rec in recs:
+            rec["variant"] = {k: rec["config"].get(k) for k in sorted(fields)}
+    return records
+
+
+def _short(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def label(run_record: dict, grid: dict) -> str:
-    """An algorithm's name in tables: its name plus the grid point, where the run swept."""
-    return run_record["algo"] + "".join(f" {k}={v}" for k, v in grid.items())
+    """An algorithm's name in tables: its name plus what tells its runs apart: the config
+    fields on which its workdirs differ (`mark_variants`) and the grid point, where it swept."""
+    point = {**run_record.get("variant", {}), **grid}
+    return run_record["algo"] + "".join(f" {k}={_short(v)}" for k, v in point.items())
 
 
 def group_scores(records: List[dict]) -> Dict[str, Dict[str, List[float]]]:

@@ -12,7 +12,9 @@ reads every results.json (and metrics.csv) under --workdirs and writes, into --o
 - profiles.png: performance profiles (the fraction of runs above each score) with 95% bands.
 - sweep_<algo>_<dataset>.png for a run that swept a hyperparameter grid: the final score per
   grid point (a heat map over two fields, a line over one).
-An algorithm that swept is reported per grid point ("iql expectile=0.9").
+An algorithm that swept is reported per grid point ("iql expectile=0.9"), and workdirs of one
+algorithm and dataset run with different settings by theirs ("rebrac init=glorot"); workdirs
+that differ only in seeds (`--num_seeds=1 --set=seed=k`) are pooled.
 Needs the report extra: pip install -e ".[report]".
 """
 import itertools
@@ -174,7 +176,7 @@ def build_report(workdirs, out_dir, reps=20_000, seed=0, datasets=None, compare=
     if not paths:
         raise SystemExit(f"No results.json under {', '.join(workdirs)}. Fix: point --workdirs at run "
                          f"workdirs (or folders holding them) whose runs have finished.")
-    records = [aggregate.load_run(p) for p in paths]
+    records = aggregate.mark_variants([aggregate.load_run(p) for p in paths])
     os.makedirs(out_dir, exist_ok=True)
     md = [f"# Report on {len(records)} workdir(s)\n",
           "## Per dataset\n",

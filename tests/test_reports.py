@@ -102,3 +102,29 @@ def test_algorithms_without_a_shared_dataset_get_no_aggregate_and_a_note():
     groups = {"bcq": {"noisy": [40.0, 42.0]}, "rem": {"replay": [5.0, 4.0]}}
     matrices, datasets, notes = aggregate.score_matrices(groups)
     assert matrices == {} and datasets == [] and "--datasets" in notes[0]
+
+
+def test_workdirs_that_differ_in_a_setting_get_their_own_label_and_split_seeds_pool():
+    """Two workdirs of one algorithm and dataset run with different settings (REM at two Adam
+    epsilons) used to merge into one row; single-seed workdirs (`--set=seed=k`) must still pool."""
+    def rec(algo, dataset, seeds, finals, **config):
+        base = {"algo": algo, "dataset": dataset, "seed": seeds[0], "num_seeds": len(seeds), "adam_eps": 3.125e-4,
+                "hidden_dims": [256, 256], "checkpoint": True, "actor_bc_coef": 0.1}
+        return {"algo": algo, "dataset": dataset, "sweep": [], "config": {**base, **config}, "variant": {},
+                "runs": [{"run": i, "seed": s, "grid": {}, "final": f} for i, (s, f) in enumerate(zip(seeds, finals))]}
+    records = aggregate.mark_variants([
+        rec("rem", "replay", [0, 1], [4.0, 5.0]),
+        rec("rem", "replay", [0, 1], [20.0, 21.0], adam_eps=1e-8, checkpoint=False),
+        rec("cql", "replay", [0], [30.0]), rec("cql", "replay", [1], [34.0], checkpoint=False),
+        # a per-task preset differs across datasets only: not a variant
+        rec("rebrac", "replay", [0], [17.0]), rec("rebrac", "noisy", [0], [40.0], actor_bc_coef=0.01),
+        rec("rebrac", "noisy", [0], [30.0], actor_bc_coef=0.01, hidden_dims=[64, 64]),
+    ])
+    groups = aggregate.group_scores(records)
+    assert groups["rem adam_eps=0.0003125"] == {"replay": [4.0, 5.0]}
+    assert groups["rem adam_eps=1e-08"] == {"replay": [20.0, 21.0]}
+    assert groups["cql"] == {"replay": [30.0, 34.0]}  # seeds pooled; checkpointing is not a setting
+    assert groups["rebrac hidden_dims=256,256"] == {"replay": [17.0], "noisy": [40.0]}
+    assert groups["rebrac hidden_dims=64,64"] == {"noisy": [30.0]}
+    assert set(groups) == {"rem adam_eps=0.0003125", "rem adam_eps=1e-08", "cql", "rebrac hidden_dims=256,256",
+                           "rebrac hidden_dims=64,64"}
