@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from algos.td3_bc import (ACTIONS, TD3BCState, act, init, make_update,  # noqa: F401
-                           smoothed_target)
+                           saturated, smoothed_target)
 from networks import ensemble_min
 
 
@@ -37,7 +37,8 @@ def actor_loss(actor_params, config, state: TD3BCState, batch):
     lmbda = jax.lax.stop_gradient(1.0 / jnp.mean(jnp.abs(q))) if config.normalize_q else 1.0
     penalty = jnp.sum(jnp.square(pi - batch["actions"]), axis=-1)
     loss = jnp.mean(config.actor_bc_coef * penalty - lmbda * q)
-    return loss, {"actor_loss": loss, "actor_bc_penalty": penalty.mean(), "q_policy": q.mean()}
+    return loss, {"actor_loss": loss, "actor_bc_penalty": penalty.mean(), "q_policy": q.mean(),
+                  "actor_saturated": saturated(pi)}
 
 
 update = make_update(critic_loss, actor_loss)

@@ -61,13 +61,22 @@ def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
                   "td_error": jnp.abs(qs - target).mean()}
 
 
+def saturated(actions):
+    """The fraction of action entries at exactly +-1: there float32 tanh has rounded its output to
+    1 and passes back a gradient of exactly 0 (from |pre-tanh| of about 8), so an actor whose
+    every entry is saturated never moves again (scripts/rebrac_saturation.py; the report's
+    workflow signals flag it)."""
+    return jnp.mean(jnp.abs(actions) == 1.0)
+
+
 def actor_loss(actor_params, config, state: TD3BCState, batch):
     pi = state.actor.apply_fn({"params": actor_params}, batch["observations"])
     q = state.critic.apply_fn({"params": state.critic.params}, batch["observations"], pi)[0]
     lmbda = jax.lax.stop_gradient(config.alpha / jnp.mean(jnp.abs(q)))
     bc = jnp.mean(jnp.square(pi - batch["actions"]))
     loss = -lmbda * jnp.mean(q) + bc
-    return loss, {"actor_loss": loss, "bc_mse": bc, "q_policy": q.mean(), "lambda": lmbda}
+    return loss, {"actor_loss": loss, "bc_mse": bc, "q_policy": q.mean(), "lambda": lmbda,
+                  "actor_saturated": saturated(pi)}
 
 
 def make_update(critic_loss_fn, actor_loss_fn):

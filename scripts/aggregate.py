@@ -225,15 +225,19 @@ def read_metrics(workdir: str) -> Dict[int, Dict[str, np.ndarray]]:
 OVERFIT_DROP = 0.2        # dataset Q ended this fraction of its rise below its peak ...
 OVERFIT_PEAK_BEFORE = 0.8  # ... and peaked before this fraction of the logged steps
 UNDERFIT_RELATIVE_TD = 0.1  # mean |TD error| / mean |Q(s, a)| over the last 10% of the logs
+SATURATED_ACTOR = 0.99      # mean `actor_saturated` over the last 10% of the logs (TD3+BC, ReBRAC)
 
 
 def workflow_signals(metrics: Dict[str, np.ndarray]) -> List[str]:
-    """The CQL workflow's warnings for one run's logged q_data and td_error (Kumar et al. 2021):
+    """The CQL workflow's warnings for one run's logged q_data and td_error (Kumar et al. 2021),
+    and stitch's for a deterministic actor stuck at the action bounds (`actor_saturated`):
     - over-fitting: the average dataset Q-value rises, then falls as training goes on. The
       workflow's advice: early-stop at the checkpoint near the Q peak, or regularise the critic
       (dropout, a variational information bottleneck) and train again.
     - under-fitting: the TD error stays high. The advice: more critic capacity (wider or deeper
       networks, layer norm) or a capacity-increasing regulariser such as DR3.
+    - saturated actor: nearly every action entry is exactly +-1 at the end (SATURATED_ACTOR),
+      where tanh's gradient is exactly 0 in float32: the actor is frozen at the bounds.
     Here "falls" is a drop of OVERFIT_DROP of its rise from the first log, from a peak before
     OVERFIT_PEAK_BEFORE of the run; "high" is a relative TD error above UNDERFIT_RELATIVE_TD.
     Each message says what was read."""
@@ -259,4 +263,13 @@ def workflow_signals(metrics: Dict[str, np.ndarray]) -> List[str]:
                        f"(threshold {UNDERFIT_RELATIVE_TD:.0%}). Advice (CQL workflow): give the critic "
                        f"more capacity (wider/deeper networks, layer norm) or a capacity-increasing "
                        f"regulariser (DR3).")
+    sat = metrics.get("actor_saturated")
+    if sat is not None and len(sat) >= 1:
+        k = max(1, len(sat) // 10)
+        if float(np.mean(sat[-k:])) >= SATURATED_ACTOR:
+            out.append(f"saturated actor: {np.mean(sat[-k:]):.1%} of its action entries are exactly +-1 over "
+                       f"the last {k} logs, where float32 tanh passes back a zero gradient, so the actor "
+                       f"cannot leave the action bounds. Advice: train again with --config.init=glorot "
+                       f"(ReBRAC's EDAC-style init on raw observations got there within 250 updates on "
+                       f"halfcheetah-medium-replay; scripts/rebrac_saturation.py shows where an actor goes).")
     return out

@@ -7,7 +7,8 @@ reads every results.json (and metrics.csv) under --workdirs and writes, into --o
   with its IQM and bootstrap 95% interval, and CORL's last and best scores (best: each run's
   highest evaluation); per algorithm over the datasets they share, rliable's IQM, mean, median
   and optimality gap with stratified bootstrap 95% intervals; the probability that each
-  algorithm improves on each other one; the CQL-workflow warnings read from metrics.csv.
+  algorithm improves on each other one; the CQL-workflow warnings and saturated actors read
+  from metrics.csv.
 - curves.png: learning curves per dataset, mean over runs with a band of one standard error.
 - profiles.png: performance profiles (the fraction of runs above each score) with 95% bands.
 - sweep_<algo>_<dataset>.png for a run that swept a hyperparameter grid: the final score per
@@ -212,9 +213,10 @@ def build_report(workdirs, out_dir, reps=20_000, seed=0, datasets=None, compare=
     for rec in records:
         for run, cols in sorted(aggregate.read_metrics(rec["workdir"]).items()):
             signals += [[rec["workdir"], run, s] for s in aggregate.workflow_signals(cols)]
-    md += ["\n## CQL-workflow signals (metrics.csv)\n",
+    md += ["\n## Training signals (metrics.csv): the CQL workflow's, and saturated actors\n",
            _table(["workdir", "run", "signal and advice"], signals) if signals else
-           "None: no run's dataset Q rose then fell, and no TD error stayed high."]
+           "None: no run's dataset Q rose then fell, no TD error stayed high, and no actor is stuck at the "
+           "action bounds."]
     if any(r["steps"] for r in records):
         plot_curves(records, os.path.join(out_dir, "curves.png"))
     for rec in records:

@@ -347,3 +347,19 @@ def test_cql_warm_up_follows_the_trainers_step_and_can_be_swept(pendulum, tmp_pa
     assert all(abs(gap[s, no_warm_up]) > 1e-3 for s in (10, 20, 30))  # SAC's loss throughout
     assert gap[10, warm_up] == pytest.approx(0.0, abs=1e-5)            # updates 1-10: cloning
     assert abs(gap[30, warm_up]) > 1e-3                                # updates 21-30: SAC's
+
+
+def test_saturated_actor_metric_counts_the_entries_whose_tanh_gradient_is_zero():
+    """`actor_saturated` is the fraction of action entries at exactly +-1. float32 tanh rounds to
+    1 from |x| of about 8, and there its gradient is exactly 0 (what froze ReBRAC's EDAC-init
+    actors on halfcheetah-medium-replay): the metric is the count of those entries."""
+    import jax
+    x = jnp.array([[0.0, 3.0, 8.5], [-20.0, 45.0, -1.0]])
+    pi = jnp.tanh(x)
+    assert float(td3_bc.saturated(pi)) == pytest.approx(3 / 6)
+    grads = jax.grad(lambda v: jnp.tanh(v).sum())(x)
+    np.testing.assert_array_equal(np.asarray(grads == 0.0), np.asarray(jnp.abs(pi) == 1.0))
+    state = _linear_state()  # pi = 0.5 s: s = 2 gives an action of exactly 1.0
+    batch = {"observations": jnp.array([[2.0], [1.0]]), "actions": jnp.array([[1.0], [0.0]])}
+    _, info = td3_bc.actor_loss(state.actor.params, ConfigDict(dict(alpha=2.5)), state, batch)
+    assert float(info["actor_saturated"]) == pytest.approx(0.5)

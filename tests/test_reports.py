@@ -66,6 +66,11 @@ def test_workflow_signals():
     high = aggregate.workflow_signals({"step": steps, "q_data": np.full(20, 10.0),
                                        "td_error": np.full(20, 3.0)})  # 30% of |Q| = 10
     assert len(high) == 1 and high[0].startswith("under-fitting") and "30%" in high[0]
+    # an actor at the bounds to the end: flagged; one that left them: not
+    stuck = aggregate.workflow_signals({"step": steps, "actor_saturated": np.concatenate([[0.2], np.full(19, 0.999)])})
+    assert len(stuck) == 1 and stuck[0].startswith("saturated actor: 99.9%") and "--config.init=glorot" in stuck[0]
+    assert aggregate.workflow_signals({"step": steps, "actor_saturated": np.concatenate([np.full(10, 1.0),
+                                                                                        np.full(10, 0.3)])}) == []
 
 
 def test_report_from_real_runs(pendulum, tmp_path):
@@ -84,6 +89,8 @@ def test_report_from_real_runs(pendulum, tmp_path):
     best = [np.max(run["curve"]) for run in iql["runs"]]
     assert f"| {np.mean(best):.1f} ± {np.std(best):.1f} |" in row
     assert "| td3_bc alpha=1.0 |" in proc.stdout and "| td3_bc alpha=2.5 |" in proc.stdout
+    logged = aggregate.read_metrics(str(tmp_path / "runs" / "td3"))  # the saturation signal's input is logged
+    assert all(0.0 <= v <= 1.0 for cols in logged.values() for v in cols["actor_saturated"])
     assert "## Probability of improvement" in proc.stdout
     for png in ("curves.png", "profiles.png", "sweep_td3_bc_stitch-pendulum-mixed-v0.png"):
         assert (tmp_path / "report" / png).stat().st_size > 10_000
