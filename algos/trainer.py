@@ -160,6 +160,29 @@ def _check_finite(metrics, phase, start_step, carry, last_ckpt, workdir, runs):
             f"{where}. {kept} {fix}")
 
 
+SATURATED_WARNING = 0.99  # chunk mean of `actor_saturated` (TD3+BC, ReBRAC) that warns
+
+
+def _warn_saturated(metrics, phase, start_step, runs, warned):
+    """Warn once per run whose actor had nearly every action entry at exactly +-1 over a whole
+    logged chunk: float32 tanh passes back a zero gradient there, so such an actor has stalled
+    (ReBRAC's reference init on poor data; BENCHMARKS.md). `warned` holds the runs warned of."""
+    values = metrics.get("actor_saturated")  # (steps, runs)
+    if values is None:
+        return
+    where = "" if phase == "train" else f" of phase '{phase}'"
+    for r in np.flatnonzero(values.mean(0) >= SATURATED_WARNING):
+        if int(r) in warned:
+            continue
+        warned.add(int(r))
+        seed, grid = runs[r]
+        who = f"seed {seed}" + "".join(f", {k}={v}" for k, v in grid.items())
+        warnings.warn(f"{who}: {values[:, r].mean():.1%} of the actor's action entries were exactly +-1 over "
+                      f"updates {start_step + 1}-{start_step + len(values)}{where}. float32 tanh passes back "
+                      f"a zero gradient there, so the actor has stalled at the action bounds (the report "
+                      f"flags it if it stays). Fix: train again with --config.init=glorot.", stacklevel=2)
+
+
 _TRACER_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
                   jax.errors.TracerBoolConversionError, jax.errors.TracerArrayConversionError)
 
@@ -360,6 +383,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
         bar = tqdm(total=int(offsets[-1]), initial=int(offsets[position[0]] + position[1]),
                    disable=not config.progress_bar, desc=f"{config.algo}", unit="upd")
         stopper = cleanup.enter_context(StopOnSignal())
+        saturated_runs = set()
         for index, phase in enumerate(phases):
             if index < position[0]:
                 continue
@@ -376,6 +400,7 @@ def _train_and_evaluate(config, workdir, cleanup, keep=()):
                 # Per-step metrics arrive as (runs, steps): transpose, check every step, log the mean.
                 metrics = {k: np.asarray(v).T for k, v in metrics.items()}
                 _check_finite(metrics, phase.name, step, carry, last_ckpt, workdir, runs)
+                _warn_saturated(metrics, phase.name, step, runs, saturated_runs)
                 train_time += elapsed
                 step += n
                 log.write(phase.name, step, {k: v.mean(0) for k, v in metrics.items()})

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -83,6 +84,22 @@ def test_nan_before_any_checkpoint_says_so():
     metrics = {"critic_loss": np.array([[1.0], [np.nan]])}
     with pytest.raises(StitchError, match="at update 2 .*no checkpoint yet.*new --workdir"):
         trainer._check_finite(metrics, "train", 0, None, None, "w", [(0, {})])
+
+
+def test_an_actor_stalled_at_the_action_bounds_is_warned_of_once_per_run():
+    """(steps, runs) chunk metrics: run 1 saturated over the whole chunk (warned), run 0 only
+    partly (not); the next chunk does not warn run 1 again."""
+    runs = [(0, {}), (1, {"actor_bc_coef": 0.01})]
+    metrics = {"actor_saturated": np.array([[0.7, 1.0], [0.999, 0.999], [0.2, 0.998]])}
+    warned = set()
+    with pytest.warns(UserWarning, match=r"seed 1, actor_bc_coef=0.01: 99.9% of the actor's action entries were "
+                                         r"exactly \+-1 over updates 1001-1003.*--config.init=glorot") as caught:
+        trainer._warn_saturated(metrics, "train", 1000, runs, warned)
+    assert len(caught) == 1 and warned == {1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer._warn_saturated(metrics, "train", 1003, runs, warned)  # run 1 again: no second warning
+        trainer._warn_saturated({"critic_loss": np.ones((3, 2))}, "train", 0, runs, set())  # no such metric
 
 
 def _straight_and_damaged(tmp_path, damage):
