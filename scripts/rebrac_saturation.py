@@ -26,6 +26,8 @@ flags.DEFINE_list("inits", ["edac", "glorot"], "initialisations to compare (netw
 flags.DEFINE_list("seeds", ["1"], "the runs' seeds (one run each)")
 flags.DEFINE_integer("updates", 3000, "updates to follow")
 flags.DEFINE_integer("every", 250, "report every this many updates")
+flags.DEFINE_float("hidden_bias", None, "set the edac scheme's hidden-layer biases (0.1) to this constant in "
+                   "every MLP, actor's and critics' (isolates the bias from the kernels)")
 FLAGS = flags.FLAGS
 
 
@@ -80,11 +82,26 @@ def follow(name, dataset, seed):
     return rows
 
 
+def _patch_hidden_bias(value):
+    import flax.linen as nn
+
+    import networks.mlp as mlp
+    original = mlp.layer_init
+
+    def layer_init(scheme, role, fan_in):
+        kernel, bias = original(scheme, role, fan_in)
+        return (kernel, nn.initializers.constant(value)) if scheme == "edac" and role == "hidden" else (kernel, bias)
+    mlp.layer_init = layer_init
+
+
 def main(argv):
     del argv
+    if FLAGS.hidden_bias is not None:
+        _patch_hidden_bias(FLAGS.hidden_bias)
     for name, seed in [(n, int(s)) for n in FLAGS.inits for s in FLAGS.seeds]:
         rows = follow(name, FLAGS.dataset, seed)
-        print(f"\n{name} init, seed {seed}, {FLAGS.dataset}:")
+        bias = "" if FLAGS.hidden_bias is None or name != "edac" else f" with hidden biases {FLAGS.hidden_bias:g}"
+        print(f"\n{name} init{bias}, seed {seed}, {FLAGS.dataset}:")
         print("  " + "  ".join(f"{k:>15}" for k in rows[0]))
         for r in rows:
             print("  " + "  ".join(f"{v:>15.4g}" for v in r.values()), flush=True)
