@@ -49,10 +49,10 @@ def probe(config, state, batch):
         return ensemble_min(state.critic.apply_fn({"params": state.critic.params}, obs, actions))
     grad_a = jax.grad(lambda a: q_of(a).sum())(pi)
     agreement = jnp.abs(jnp.mean(jnp.sign(grad_a), axis=0)).mean()  # 1: every state pushed the same way
-    return {"|x| median": jnp.median(jnp.abs(x)), "|h|_1": jnp.abs(features).sum(-1).mean(),
-            "tanh'=0": jnp.mean(jnp.tanh(jnp.abs(x)) == 1.0), "|x| > 5": jnp.mean(jnp.abs(x) > 5.0),
-            "tanh' mean": jnp.mean(1.0 - jnp.square(pi)), "bc penalty": jnp.sum(jnp.square(pi - data_actions), -1).mean(),
-            "dQ/da agree": agreement, "Q(pi) - Q(data)": jnp.mean(q_of(pi) - q_of(data_actions))}
+    return {"median|x|": jnp.median(jnp.abs(x)), "|h|_1": jnp.abs(features).sum(-1).mean(),
+            "tanh'=0": jnp.mean(jnp.tanh(jnp.abs(x)) == 1.0), "|x|>5": jnp.mean(jnp.abs(x) > 5.0),
+            "mean_tanh'": jnp.mean(1.0 - jnp.square(pi)), "bc_penalty": jnp.sum(jnp.square(pi - data_actions), -1).mean(),
+            "dQ/da_agree": agreement, "Q(pi)-Q(data)": jnp.mean(q_of(pi) - q_of(data_actions))}
 
 
 def follow(name, dataset, seed):

@@ -153,3 +153,18 @@ def test_scores_applies_a_named_preset_to_every_algorithm(minari_root, tmp_path)
     saved = json.loads((tmp_path / "runs/dqn_preset-test-pick-random-v0_float32_classic/config.json").read_text())
     assert saved["preset"] == "classic" and saved["hidden_dims"] == [256, 256]
     assert saved["target_update_interval"] == 1_000 and saved["num_updates"] == 1_000
+
+
+def test_rebrac_saturation_follows_an_actor_from_its_init(pendulum):
+    """scripts/rebrac_saturation.py on the built-in data: a row per report step, and at update 0
+    an actor of the EDAC-style init (output layer U(+-1e-3)) has no entry at the bounds."""
+    proc = subprocess.run([sys.executable, "scripts/rebrac_saturation.py", "--dataset=stitch/pendulum/mixed-v0", "--inits=edac",
+                           "--seeds=0", "--updates=4", "--every=2", "--hidden_bias=0"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    start = lines.index("edac init with hidden biases 0, seed 0, stitch/pendulum/mixed-v0:")
+    header, rows = lines[start + 1].split(), [[float(v) for v in line.split()] for line in lines[start + 2:start + 5]]
+    assert [r[0] for r in rows] == [0, 2, 4]
+    at_init = dict(zip(header, rows[0]))
+    assert at_init["tanh'=0"] == 0.0 and at_init["median|x|"] < 0.01 and at_init["bc_penalty"] > 0.0
