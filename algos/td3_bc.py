@@ -63,9 +63,9 @@ def critic_loss(critic_params, config, state: TD3BCState, batch, rng):
 
 def saturated(actions):
     """The fraction of action entries at exactly +-1: there float32 tanh has rounded its output to
-    1 and passes back a gradient of exactly 0 (from |pre-tanh| of about 8), so an actor whose
-    every entry is saturated never moves again (scripts/rebrac_saturation.py; the report's
-    workflow signals flag it)."""
+    1 and passes back a gradient of exactly 0 (from |pre-tanh| of about 8), so an actor with
+    nearly every entry saturated stalls there, for thousands of updates or for good
+    (scripts/rebrac_saturation.py; the trainer warns and the report flags it)."""
     return jnp.mean(jnp.abs(actions) == 1.0)
 
 

@@ -39,7 +39,7 @@ def get_config(preset=None):
     c = td3_bc.get_config()
     c.algo = "rebrac"
     c.init = "edac"                 # the authors' networks.py: "initialization as in the EDAC paper"
-    # On poor data it can freeze the actor at the action bounds in its first updates (metric
+    # On poor data it can stall the actor at the action bounds from its first updates (metric
     # actor_saturated near 1; BENCHMARKS.md, issue 13's ReBRAC check): then use init=glorot.
     del c.alpha                      # TD3+BC's lambda = alpha / mean|Q| is replaced by the two betas
     c.hidden_dims = (256, 256, 256)  # deeper networks

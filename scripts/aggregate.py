@@ -237,7 +237,7 @@ def workflow_signals(metrics: Dict[str, np.ndarray]) -> List[str]:
     - under-fitting: the TD error stays high. The advice: more critic capacity (wider or deeper
       networks, layer norm) or a capacity-increasing regulariser such as DR3.
     - saturated actor: nearly every action entry is exactly +-1 at the end (SATURATED_ACTOR),
-      where tanh's gradient is exactly 0 in float32: the actor is frozen at the bounds.
+      where tanh's gradient is exactly 0 in float32: the actor has stalled at the bounds.
     Here "falls" is a drop of OVERFIT_DROP of its rise from the first log, from a peak before
     OVERFIT_PEAK_BEFORE of the run; "high" is a relative TD error above UNDERFIT_RELATIVE_TD.
     Each message says what was read."""
@@ -269,7 +269,8 @@ def workflow_signals(metrics: Dict[str, np.ndarray]) -> List[str]:
         if float(np.mean(sat[-k:])) >= SATURATED_ACTOR:
             out.append(f"saturated actor: {np.mean(sat[-k:]):.1%} of its action entries are exactly +-1 over "
                        f"the last {k} logs, where float32 tanh passes back a zero gradient, so the actor "
-                       f"cannot leave the action bounds. Advice: train again with --config.init=glorot "
-                       f"(ReBRAC's EDAC-style init on raw observations got there within 250 updates on "
-                       f"halfcheetah-medium-replay; scripts/rebrac_saturation.py shows where an actor goes).")
+                       f"has stalled at the action bounds (ReBRAC's EDAC-style init got there within 250 "
+                       f"updates on halfcheetah-medium-replay; some such seeds came back thousands of "
+                       f"updates later, others not within 10k). Advice: train again with "
+                       f"--config.init=glorot; scripts/rebrac_saturation.py shows where an actor goes.")
     return out
