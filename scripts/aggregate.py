@@ -89,6 +89,8 @@ def load_run(workdir: str) -> dict:
 
 # Config fields that say how a run was kept, not what it learned: runs differing only in these
 # are the same experiment (a seed split across workdirs pools, as `--num_seeds=1 --set=seed=k`).
+# It holds algos/workdir.IGNORED_ON_RESUME (a test keeps them in step; importing it here would
+# pull JAX into the report).
 NOT_A_VARIANT = frozenset({"dataset", "seed", "num_seeds", "sweep", "log_interval", "checkpoint",
                            "checkpoint_interval_s", "progress_bar", "tensorboard", "wandb_project",
                            "keep_checkpoints", "preset", "tuning"})
@@ -99,19 +101,16 @@ def mark_variants(records: List[dict]) -> List[dict]:
     which two workdirs of its algorithm and dataset differ, with this workdir's values. Labels
     then keep `--set=init=glorot` apart from the default instead of pooling them as one
     algorithm. Fields that differ only across datasets (per-task presets) are not variants."""
-    by_algo: Dict[str, List[dict]] = {}
+    groups: Dict[tuple, List[dict]] = {}
     for rec in records:
-        by_algo.setdefault(rec["algo"], []).append(rec)
-    for recs in by_algo.values():
-        fields = set()
-        for rec in recs:
-            for other in recs:
-                if other is rec or other["dataset"] != rec["dataset"]:
-                    continue
-                keys = (set(rec["config"]) | set(other["config"])) - NOT_A_VARIANT - set(rec["sweep"])
-                fields |= {k for k in keys if rec["config"].get(k) != other["config"].get(k)}
-        for rec in recs:
-            rec["variant"] = {k: rec["config"].get(k) for k in sorted(fields)}
+        groups.setdefault((rec["algo"], rec["dataset"]), []).append(rec)
+    fields: Dict[str, set] = {}
+    for (algo, _), recs in groups.items():
+        keys = set().union(*(r["config"] for r in recs)) - NOT_A_VARIANT - set().union(*(r["sweep"] for r in recs))
+        fields.setdefault(algo, set()).update(
+            k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True) for r in recs}) > 1)
+    for rec in records:
+        rec["variant"] = {k: rec["config"].get(k) for k in sorted(fields[rec["algo"]])}
     return records
 
 

@@ -135,3 +135,5 @@ def test_workdirs_that_differ_in_a_setting_get_their_own_label_and_split_seeds_p
     assert groups["rebrac hidden_dims=64,64"] == {"noisy": [30.0]}
     assert set(groups) == {"rem adam_eps=0.0003125", "rem adam_eps=1e-08", "cql", "rebrac hidden_dims=256,256",
                            "rebrac hidden_dims=64,64"}
+    from algos.workdir import IGNORED_ON_RESUME  # what a resume ignores never tells runs apart
+    assert set(IGNORED_ON_RESUME) <= aggregate.NOT_A_VARIANT
