@@ -172,7 +172,13 @@ class MetricsLog:
             if restored is not None:
                 self.rows = [[row.get(f, "") for f in self.fields] for row in
                              (dict(zip(restored["fields"], r)) for r in restored["rows"])]
-                if problem or on_file != self.rows:
+                changed = self._columns_changed(restored["fields"])
+                if changed:  # the code now logs other metrics than when the run started: not damage
+                    warnings.warn(f"{path}: this version of stitch logs other metrics than the one "
+                                  f"that started the run ({changed}); rewrote its {len(self.rows)} "
+                                  f"rows up to the checkpoint under the new header, the new "
+                                  f"columns empty before the resume.", stacklevel=3)
+                elif problem or on_file != self.rows:
                     problem = problem or "its rows differ from the checkpoint's"
                     warnings.warn(f"{path} was damaged ({problem}); rewrote its {len(self.rows)} "
                                   f"rows up to the checkpoint from the checkpoint's copy.", stacklevel=3)
@@ -186,6 +192,13 @@ class MetricsLog:
             w = csv.writer(f)
             w.writerow(self.fields)
             w.writerows(self.rows)
+
+    def _columns_changed(self, saved_fields):
+        """'added: a; dropped: b' when the checkpoint's columns are not this run's, else ''."""
+        added = [f for f in self.fields if f not in saved_fields]
+        dropped = [f for f in saved_fields if f not in self.fields]
+        return "; ".join(f"{what}: {', '.join(names)}" for what, names in
+                         (("added", added), ("dropped", dropped)) if names)
 
     def _read(self, resume_at):
         """(rows at or before resume_at, None) from the file, or (None, what is wrong with it)."""

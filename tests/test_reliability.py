@@ -70,6 +70,22 @@ def test_an_intact_metrics_csv_resumes_without_a_warning(tmp_path, recwarn):
     assert read_rows(path) == good and not [w for w in recwarn if "damaged" in str(w.message)]
 
 
+def test_a_resume_under_code_that_logs_a_new_metric_says_so_not_damaged(tmp_path):
+    # A run started before a metric was added (e.g. TD3+BC's actor_saturated) and resumed after.
+    path = str(tmp_path / "metrics.csv")
+    runs = [(0, {})]
+    log = wd.MetricsLog(path, ["train"], (0, 0), runs, {"loss"})
+    log.write("train", 10, {"loss": np.array([0.25])})
+    saved = json.loads(json.dumps(log.saved()))
+    with pytest.warns(UserWarning, match="logs other metrics.*added: saturated.*rewrote its 1 rows") as got:
+        log = wd.MetricsLog(path, ["train"], (0, 10), runs, {"loss", "saturated"}, restored=saved)
+    assert not [w for w in got if "damaged" in str(w.message)]
+    log.write("train", 20, {"loss": np.array([0.5]), "saturated": np.array([0.125])})
+    assert read_rows(path) == [["phase", "step", "run", "seed", "loss", "saturated"],
+                               ["train", "10", "0", "0", "0.25", ""],
+                               ["train", "20", "0", "0", "0.5", "0.125"]]
+
+
 def test_a_run_resumed_over_a_damaged_csv_ends_like_an_uninterrupted_one(pendulum, tmp_path, monkeypatch):
     config = tiny_config("bc", num_updates=30)
     trainer.train_and_evaluate(config, str(tmp_path / "straight"))
