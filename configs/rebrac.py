@@ -39,8 +39,9 @@ def get_config(preset=None):
     c = td3_bc.get_config()
     c.algo = "rebrac"
     c.init = "edac"                 # the authors' networks.py: "initialization as in the EDAC paper"
-    # On poor data it can stall the actor at the action bounds from its first updates (metric
-    # actor_saturated near 1; BENCHMARKS.md, issue 13's ReBRAC check): then use init=glorot.
+    # With raw observations of a large scale (halfcheetah's velocities) it can stall the actor at
+    # the action bounds from its first updates (metric actor_saturated near 1; BENCHMARKS.md,
+    # issue 13's ReBRAC check): then use observation_transform=zscore (and/or init=pytorch).
     del c.alpha                      # TD3+BC's lambda = alpha / mean|Q| is replaced by the two betas
     c.hidden_dims = (256, 256, 256)  # deeper networks
     c.batch_size = 1024              # larger batch

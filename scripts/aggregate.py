@@ -270,6 +270,8 @@ def workflow_signals(metrics: Dict[str, np.ndarray]) -> List[str]:
                        f"the last {k} logs, where float32 tanh passes back a zero gradient, so the actor "
                        f"has stalled at the action bounds (ReBRAC's EDAC-style init got there within 250 "
                        f"updates on halfcheetah-medium-replay; some such seeds came back thousands of "
-                       f"updates later, others not within 10k). Advice: train again with "
-                       f"--config.init=glorot; scripts/rebrac_saturation.py shows where an actor goes.")
+                       f"updates later, others not within 10k). Advice: train again with z-scored "
+                       f"observations (--config.observation_transform=zscore) or a smaller init "
+                       f"(--config.init=pytorch or glorot); scripts/rebrac_saturation.py shows where an "
+                       f"actor goes.")
     return out

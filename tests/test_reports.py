@@ -68,7 +68,7 @@ def test_workflow_signals():
     assert len(high) == 1 and high[0].startswith("under-fitting") and "30%" in high[0]
     # an actor at the bounds to the end: flagged; one that left them: not
     stuck = aggregate.workflow_signals({"step": steps, "actor_saturated": np.concatenate([[0.2], np.full(19, 0.999)])})
-    assert len(stuck) == 1 and stuck[0].startswith("saturated actor: 99.9%") and "--config.init=glorot" in stuck[0]
+    assert len(stuck) == 1 and stuck[0].startswith("saturated actor: 99.9%") and "--config.observation_transform=zscore" in stuck[0]
     assert aggregate.workflow_signals({"step": steps, "actor_saturated": np.concatenate([np.full(10, 1.0),
                                                                                         np.full(10, 0.3)])}) == []
 

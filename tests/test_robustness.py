@@ -93,7 +93,7 @@ def test_an_actor_stalled_at_the_action_bounds_is_warned_of_once_per_run():
     metrics = {"actor_saturated": np.array([[0.7, 1.0], [0.999, 0.999], [0.2, 0.998]])}
     warned = set()
     with pytest.warns(UserWarning, match=r"seed 1, actor_bc_coef=0.01: 99.9% of the actor's action entries were "
-                                         r"exactly \+-1 over updates 1001-1003.*--config.init=glorot") as caught:
+                                         r"exactly \+-1 over updates 1001-1003.*observation_transform=zscore") as caught:
         trainer._warn_saturated(metrics, "train", 1000, runs, warned)
     assert len(caught) == 1 and warned == {1}
     with warnings.catch_warnings():
