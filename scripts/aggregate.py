@@ -268,8 +268,8 @@ def workflow_signals(metrics: Dict[str, np.ndarray]) -> List[str]:
         if float(np.mean(sat[-k:])) >= SATURATED_ACTOR:
             out.append(f"saturated actor: {np.mean(sat[-k:]):.1%} of its action entries are exactly +-1 over "
                        f"the last {k} logs, where float32 tanh passes back a zero gradient, so the actor "
-                       f"has stalled at the action bounds (ReBRAC's EDAC-style init got there within 250 "
-                       f"updates on halfcheetah-medium-replay; some such seeds came back thousands of "
+                       f"has stalled at the action bounds (ReBRAC's defaults, raw observations and the EDAC-style "
+                       f"init, got there within 250 updates on halfcheetah-medium-replay; some such seeds came back thousands of "
                        f"updates later, others not within 10k). Advice: train again with z-scored "
                        f"observations (--config.observation_transform=zscore) or a smaller init "
                        f"(--config.init=pytorch or glorot); scripts/rebrac_saturation.py shows where an "
