@@ -10,6 +10,9 @@
   # (d) every algorithm at its paper sizes, float32 vs bfloat16: FLOPs per update, updates/s,
   #     achieved GFLOP/s and % of the same-run matmul peak of each dtype
   python scripts/benchmark.py precision --cases=bc,td3_bc,iql,cql,sac_n,sac_n:num_critics=50
+  #     the sequence and planning models (and discrete-action ones) need real episodes:
+  MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py precision --cases=dt,tt,diffuser \
+      --dataset=bench/hopper/medium-v0
   #     and the matmul shapes behind it: float32 vs bfloat16-in/float32-out, plain and batched
   python scripts/benchmark.py matmuls
   # (e) the persistent compile cache: the same short IQL job run twice (cold, then warm cache)
@@ -73,6 +76,9 @@ flags.DEFINE_list("cases", None, "precision: algorithms at their paper sizes, ea
                   "'algo:field=value' (default: every registered algorithm, plus SAC-N with N=50)")
 flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
+flags.DEFINE_string("dataset", "", "precision: a Minari id every case trains on, loaded as the driver loads it "
+                    "(needed by the sequence and planning models, whose samplers cut episodes, and the "
+                    "discrete-action ones); empty: hopper-shaped random transitions")
 flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
 flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
 flags.DEFINE_string("plot", "", "side_by_side: also draw both sides' learning curves to this PNG")
@@ -400,33 +406,65 @@ def chunk_updates_per_s(config, algo, spec, dataset, steps, seconds, aux=None):
     return done / (time.perf_counter() - t0)
 
 
-def precision():
-    """Every algorithm at its paper network sizes (batch, widths, N) on hopper-shaped data
-    (11-d observations, 3-d actions), one seed: FLOPs per update, updates/s in each compute
-    dtype, achieved GFLOP/s and its share of the same-run matmul peak of that dtype."""
-    cases = FLAGS.cases or [*sorted(ALGOS), "sac_n:num_critics=50"]
+def _precision_data(config, algo):
+    """(spec, device dataset, aux, None) for one case of `precision`, or (None, None, None, why
+    it cannot run). With --dataset the data goes through the driver's own loading and the
+    algorithm's prepare step; without it, hopper-shaped random transitions, which only a
+    continuous-action algorithm training on one-step transitions with no prepare step can use."""
+    if FLAGS.dataset:
+        from data.dataset import load_dataset
+        config.dataset = FLAGS.dataset
+        data, info = load_dataset(config, algo.actions, algo.samplers)
+        aux = algo.prepare(config, data, info) if algo.prepare is not None else None
+        return info.spec, data, aux, None
+    needs = [what for what, needed in (
+        (f"{algo.actions} actions", algo.actions == "discrete"),
+        ("episodes (its " + ", ".join(sorted({p.sampler.name for p in algo.phases})) + " sampler)",
+         any(p.sampler is not samplers.transitions for p in algo.phases)),
+        ("a prepare step on real data", algo.prepare is not None)) if needed]
+    if needs:
+        example = ("a discrete-action one, e.g. stitch/cartpole/noisy-v0 from scripts/discrete_suite.py"
+                   if algo.actions == "discrete" else
+                   "e.g. bench/hopper/medium-v0 with MINARI_DATASETS_PATH=../shared/datasets")
+        return None, None, None, f"needs {' and '.join(needs)}; pass --dataset=<minari id> ({example})"
     host = _fake_dataset()
-    spec = Spec((11,), "float32", 3, False)
+    return (Spec((11,), "float32", 3, False), {k: jnp.asarray(v, jnp.float32) for k, v in host.items()},
+            None, None)
+
+
+def precision():
+    """Every algorithm at its paper network sizes (batch, widths, N), one seed: FLOPs per update,
+    updates/s in each compute dtype, achieved GFLOP/s and its share of the same-run matmul peak
+    of that dtype. On hopper-shaped random data (11-d observations, 3-d actions), or on
+    --dataset, which the algorithms that need episodes or discrete actions require (without it
+    they are listed as skipped, with the reason)."""
+    cases = FLAGS.cases or [*sorted(ALGOS), "sac_n:num_critics=50"]
     out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
-           "cpu_count": os.cpu_count(), "steps_per_chunk": FLAGS.steps, "rows": []}
+           "cpu_count": os.cpu_count(), "steps_per_chunk": FLAGS.steps, "dataset": FLAGS.dataset or None,
+           "rows": [], "skipped": {}}
     for dtype in FLAGS.dtypes:
         out[f"matmul_gflops_{dtype}"] = matmul_gflops(dtype)
-    print(json.dumps({k: v for k, v in out.items() if k != "rows"}), flush=True)
+    print(json.dumps({k: v for k, v in out.items() if k not in ("rows", "skipped")}), flush=True)
     for case in cases:
         row = {"case": case}
         for dtype in FLAGS.dtypes:
             algo_name, config = _case_config(case, dtype)
-            algo = ALGOS[algo_name]
-            dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
-            gflop = update_gflop(config, algo, spec, dataset)
-            ups = chunk_updates_per_s(config, algo, spec, dataset, FLAGS.steps, FLAGS.seconds)
+            algo = contract(ALGOS[algo_name])
+            spec, dataset, aux, why = _precision_data(config, algo)
+            if why:
+                out["skipped"][case] = why
+                print(json.dumps({"case": case, "skipped": why}), flush=True)
+                break
+            gflop = update_gflop(config, algo.module, spec, dataset, aux)
+            ups = chunk_updates_per_s(config, algo.module, spec, dataset, FLAGS.steps, FLAGS.seconds, aux)
             row[dtype] = {"update_gflop": gflop, "updates_per_s": ups, "gflops": gflop * ups,
                           "pct_of_matmul_peak": 100 * gflop * ups / out[f"matmul_gflops_{dtype}"]}
-        if len(FLAGS.dtypes) == 2:
-            a, b = FLAGS.dtypes
-            row[f"{b}_over_{a}"] = row[b]["updates_per_s"] / row[a]["updates_per_s"]
-        out["rows"].append(row)
-        print(json.dumps(row), flush=True)
+        else:
+            if len(FLAGS.dtypes) == 2:
+                a, b = FLAGS.dtypes
+                row[f"{b}_over_{a}"] = row[b]["updates_per_s"] / row[a]["updates_per_s"]
+            out["rows"].append(row)
+            print(json.dumps(row), flush=True)
     print(json.dumps(out, indent=2))
 
 

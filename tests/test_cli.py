@@ -168,3 +168,23 @@ def test_rebrac_saturation_follows_an_actor_from_its_init(pendulum):
     assert [r[0] for r in rows] == [0, 2, 4]
     at_init = dict(zip(header, rows[0]))
     assert at_init["tanh'=0"] == 0.0 and at_init["median|x|"] < 0.01 and at_init["bc_penalty"] > 0.0
+
+
+def test_precision_runs_sequence_models_on_a_dataset_and_names_what_it_skips(pendulum):
+    """`benchmark.py precision`: without --dataset an algorithm that needs episodes or discrete
+    actions is listed as skipped with the reason and the fix (it used to crash the whole run);
+    with --dataset the driver's loading and prepare step feed it, and it gets a measured row."""
+    base = [sys.executable, "scripts/benchmark.py", "precision", "--dtypes=float32", "--steps=2", "--seconds=0"]
+    proc = subprocess.run([*base, "--cases=dt,bc_discrete"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout[proc.stdout.index("{\n"):])
+    assert out["rows"] == [] and sorted(out["skipped"]) == ["bc_discrete", "dt"]
+    assert "episodes (its windows sampler)" in out["skipped"]["dt"] and "--dataset=" in out["skipped"]["dt"]
+    assert out["skipped"]["bc_discrete"].startswith("needs discrete actions") and "cartpole" in out["skipped"]["bc_discrete"]
+    proc = subprocess.run([*base, "--cases=dt:num_layers=1", "--dataset=stitch/pendulum/mixed-v0"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout[proc.stdout.index("{\n"):])
+    assert out["skipped"] == {} and [r["case"] for r in out["rows"]] == ["dt:num_layers=1"]
+    row = out["rows"][0]["float32"]
+    assert row["update_gflop"] > 0 and row["updates_per_s"] > 0
