@@ -49,9 +49,68 @@ def sinusoidal_embedding(t, dim: int):
     return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
 
 
+def _patches(x, kernel: int, stride: int):
+    """(B, H', kernel * C): every output step's receptive field, taps major, of a padded x (B, H, C)."""
+    out = (x.shape[1] - kernel) // stride + 1
+    taps = [x[:, j:j + stride * (out - 1) + 1:stride, :] for j in range(kernel)]
+    return jnp.concatenate(taps, axis=-1)
+
+
+class Conv1d(nn.Module):
+    """A 1-d convolution over axis 1 of (B, H, C) as one matmul of its patches (im2col).
+
+    Same parameters (kernel (k, C, features), bias), padding rules and outputs as flax's
+    `nn.Conv` with a 1-tuple kernel, written out because XLA's CPU convolution is slow on these
+    shapes: a kernel-5 convolution of 256 channels over 4 steps took 81 ms where the same
+    product as a matmul takes 2 ms, which left Diffuser's update at 1.5 % of the CPU's rate
+    (BENCHMARKS.md, issue 16). `transpose` gives `nn.ConvTranspose`'s convolution instead: the
+    input dilated by the stride, padded as lax.conv_transpose pads, then the same matmul.
+    """
+    features: int
+    kernel: int
+    strides: int = 1
+    padding: object = "SAME"  # "SAME", "VALID" or ((low, high),)
+    transpose: bool = False
+    use_bias: bool = True
+    kernel_init: object = nn.initializers.lecun_normal()
+    bias_init: object = nn.initializers.zeros_init()
+    dtype: object = None
+
+    def _pads(self, length: int):
+        k, s = self.kernel, self.strides
+        if not isinstance(self.padding, str):
+            return tuple(self.padding[0])
+        if self.transpose:  # lax.conv_transpose's padding of the dilated input
+            total = k + s - 2 + (max(k - s, 0) if self.padding == "VALID" else 0)
+            low = k - 1 if self.padding == "VALID" or s > k - 1 else -(-total // 2)
+            return low, total - low
+        if self.padding == "VALID":
+            return 0, 0
+        total = max((-(-length // s) - 1) * s + k - length, 0)  # flax/lax "SAME"
+        return total // 2, total - total // 2
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init, (self.kernel, x.shape[-1], self.features), jnp.float32)
+        dtype = self.dtype or jnp.promote_types(x.dtype, jnp.float32)  # as flax promotes
+        x = x.astype(dtype)
+        stride = self.strides
+        if self.transpose:  # dilate: stride - 1 zeros between steps, then a stride-1 convolution
+            B, H, C = x.shape
+            x = jnp.concatenate([x[:, :, None, :], jnp.zeros((B, H, stride - 1, C), dtype)], axis=2)
+            x = x.reshape(B, H * stride, C)[:, :(H - 1) * stride + 1]
+            stride = 1
+        low, high = self._pads(x.shape[1])
+        x = jnp.pad(x, ((0, 0), (low, high), (0, 0)))
+        y = _patches(x, self.kernel, stride) @ kernel.reshape(-1, self.features).astype(dtype)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.features,), jnp.float32).astype(dtype)
+        return y
+
+
 def _conv(features, kernel, fan_in, init, dtype=None, **kwargs):
     k, b = layer_init(init, "hidden", fan_in)
-    return nn.Conv(features, (kernel,), kernel_init=k, bias_init=b, dtype=dtype, **kwargs)
+    return Conv1d(features, kernel, kernel_init=k, bias_init=b, dtype=dtype, **kwargs)
 
 
 def _dense(features, fan_in, init, dtype=None):
@@ -130,7 +189,7 @@ class TemporalUNet(nn.Module):
             x = block(width)(block(width)(x, emb), emb)
             skips.append(x)
             if i < len(widths) - 1:  # halve the horizon
-                x = _conv(width, 3, width * 3, self.init_scheme, self.dtype, strides=(2,), padding=((1, 1),))(x)
+                x = _conv(width, 3, width * 3, self.init_scheme, self.dtype, strides=2, padding=((1, 1),))(x)
         x = block(widths[-1])(block(widths[-1])(x, emb), emb)
         # Up: each level joins the skip of the level below it at the same horizon (the deepest
         # first), then doubles the horizon. As in Janner's network, the top level's skip is
@@ -138,8 +197,8 @@ class TemporalUNet(nn.Module):
         for i in reversed(range(len(widths) - 1)):
             x = jnp.concatenate([x, skips.pop()], axis=-1)
             x = block(widths[i])(block(widths[i])(x, emb), emb)
-            x = nn.ConvTranspose(widths[i], (4,), strides=(2,), padding="SAME", dtype=self.dtype,
-                                 kernel_init=layer_init(self.init_scheme, "hidden", widths[i] * 4)[0])(x)
+            x = Conv1d(widths[i], 4, strides=2, padding="SAME", transpose=True, dtype=self.dtype,
+                       kernel_init=layer_init(self.init_scheme, "hidden", widths[i] * 4)[0])(x)
         x = Conv1dBlock(self.dim, self.kernel, init_scheme=self.init_scheme, dtype=self.dtype)(x)
         return _conv(channels, 1, self.dim, self.init_scheme, self.dtype)(x).astype(jnp.float32)
 
@@ -161,11 +220,11 @@ class TemporalValue(nn.Module):
             x = ResidualTemporalBlock(width, self.kernel, self.init_scheme, self.dtype)(x, emb)
             x = ResidualTemporalBlock(width, self.kernel, self.init_scheme, self.dtype)(x, emb)
             if i < len(widths) - 1:
-                x = _conv(width, 3, width * 3, self.init_scheme, self.dtype, strides=(2,), padding=((1, 1),))(x)
+                x = _conv(width, 3, width * 3, self.init_scheme, self.dtype, strides=2, padding=((1, 1),))(x)
         h = jnp.concatenate([x.reshape(x.shape[0], -1), emb], axis=-1)
         h = mish(_dense(h.shape[-1] // 2, h.shape[-1], self.init_scheme, self.dtype)(h))
         return _dense(1, h.shape[-1], self.init_scheme, self.dtype)(h)[:, 0].astype(jnp.float32)
 
 
-__all__ = ["TemporalUNet", "TemporalValue", "ResidualTemporalBlock", "Conv1dBlock", "StepEmbedding",
+__all__ = ["Conv1d", "TemporalUNet", "TemporalValue", "ResidualTemporalBlock", "Conv1dBlock", "StepEmbedding",
            "check_horizon", "sinusoidal_embedding"]

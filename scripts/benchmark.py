@@ -15,6 +15,8 @@
       --dataset=bench/hopper/medium-v0
   #     and the matmul shapes behind it: float32 vs bfloat16-in/float32-out, plain and batched
   python scripts/benchmark.py matmuls
+  #     and the temporal U-Net's convolutions as matmuls vs XLA's convolution (Diffuser's networks)
+  python scripts/benchmark.py convs
   # (e) the persistent compile cache: the same short IQL job run twice (cold, then warm cache)
   python scripts/benchmark.py compile_cache
   # (f) evaluation cost of a trained run (a workdir): ms per env step and per episode, 1 vs 30
@@ -427,9 +429,13 @@ def _precision_data(config, algo):
                    if algo.actions == "discrete" else
                    "e.g. bench/hopper/medium-v0 with MINARI_DATASETS_PATH=../shared/datasets")
         return None, None, None, f"needs {' and '.join(needs)}; pass --dataset=<minari id> ({example})"
-    host = _fake_dataset()
-    return (Spec((11,), "float32", 3, False), {k: jnp.asarray(v, jnp.float32) for k, v in host.items()},
-            None, None)
+    return Spec((11,), "float32", 3, False), _fake_device_dataset(), None, None
+
+
+@functools.lru_cache(maxsize=1)
+def _fake_device_dataset():
+    """`_fake_dataset` on the device, made once for every case of a run."""
+    return {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset().items()}
 
 
 def precision():
@@ -447,24 +453,27 @@ def precision():
     print(json.dumps({k: v for k, v in out.items() if k not in ("rows", "skipped")}), flush=True)
     for case in cases:
         row = {"case": case}
+        # The data (and the prepare step's output) do not depend on the compute dtype: load once.
+        algo_name, config = _case_config(case, FLAGS.dtypes[0])
+        algo = contract(ALGOS[algo_name])
+        spec, dataset, aux, why = _precision_data(config, algo)
+        if why:
+            out["skipped"][case] = why
+            print(json.dumps({"case": case, "skipped": why}), flush=True)
+            continue
         for dtype in FLAGS.dtypes:
-            algo_name, config = _case_config(case, dtype)
-            algo = contract(ALGOS[algo_name])
-            spec, dataset, aux, why = _precision_data(config, algo)
-            if why:
-                out["skipped"][case] = why
-                print(json.dumps({"case": case, "skipped": why}), flush=True)
-                break
+            _, config = _case_config(case, dtype)
+            if FLAGS.dataset:
+                config.dataset = FLAGS.dataset
             gflop = update_gflop(config, algo.module, spec, dataset, aux)
             ups = chunk_updates_per_s(config, algo.module, spec, dataset, FLAGS.steps, FLAGS.seconds, aux)
             row[dtype] = {"update_gflop": gflop, "updates_per_s": ups, "gflops": gflop * ups,
                           "pct_of_matmul_peak": 100 * gflop * ups / out[f"matmul_gflops_{dtype}"]}
-        else:
-            if len(FLAGS.dtypes) == 2:
-                a, b = FLAGS.dtypes
-                row[f"{b}_over_{a}"] = row[b]["updates_per_s"] / row[a]["updates_per_s"]
-            out["rows"].append(row)
-            print(json.dumps(row), flush=True)
+        if len(FLAGS.dtypes) == 2:
+            a, b = FLAGS.dtypes
+            row[f"{b}_over_{a}"] = row[b]["updates_per_s"] / row[a]["updates_per_s"]
+        out["rows"].append(row)
+        print(json.dumps(row), flush=True)
     print(json.dumps(out, indent=2))
 
 
@@ -744,6 +753,51 @@ def profile():
                    f"{r['pct_of_peak']:.0f} %"] for r in rows])
 
 
+def convs():
+    """The temporal U-Net's 1-d convolutions as matmuls of their patches (networks/unet.Conv1d)
+    against XLA's convolution (lax.conv_general_dilated / conv_transpose, as flax's nn.Conv and
+    nn.ConvTranspose call it) with the same parameters, same run, float32: ms of a forward and
+    of a gradient of Diffuser's paper networks (U-Net 32 x (1, 2, 4, 8) and its value guide;
+    batch 64, horizon 32, hopper's 14 channels), outputs checked equal first."""
+    import flax.linen as nn
+    from networks import unet
+
+    class Conv1d(unet.Conv1d):  # the same name: flax names parameters after the class
+        @nn.compact
+        def __call__(self, x):
+            kernel = self.param("kernel", self.kernel_init, (self.kernel, x.shape[-1], self.features), jnp.float32)
+            pad = self.padding if isinstance(self.padding, str) else tuple(map(tuple, self.padding))
+            conv = jax.lax.conv_transpose if self.transpose else jax.lax.conv_general_dilated
+            y = conv(x, kernel, (self.strides,), pad, dimension_numbers=("NWC", "WIO", "NWC"))
+            return y + self.param("bias", self.bias_init, (self.features,), jnp.float32) if self.use_bias else y
+
+    x, t = jnp.ones((64, 32, 14)), jnp.zeros((64,), jnp.int32)
+    matmul_conv, rows = unet.Conv1d, []
+    for net in (unet.TemporalUNet(32, (1, 2, 4, 8)), unet.TemporalValue(32, (1, 2, 4, 8))):
+        params = net.init(jax.random.PRNGKey(0), x, t)["params"]
+        row, outs = {"network": type(net).__name__}, {}
+        for impl, cls in (("xla", Conv1d), ("matmul", matmul_conv)):
+            unet.Conv1d = cls  # the modules look the class up when they are called
+            try:  # a new function per impl: jit caches traces by the function
+                loss = lambda p: jnp.sum(jnp.square(net.apply({"params": p}, x, t)))  # noqa: E731
+                fwd, grad = jax.jit(loss), jax.jit(jax.grad(loss))
+                outs[impl] = fwd(params)
+                for part, fn in (("forward", fwd), ("gradient", grad)):
+                    row[f"{impl}_{part}_ms"] = 1e3 * _time(lambda: jax.block_until_ready(fn(params)))
+            finally:
+                unet.Conv1d = matmul_conv
+        np.testing.assert_allclose(outs["xla"], outs["matmul"], rtol=1e-4)
+        for part in ("forward", "gradient"):
+            row[f"{part}_xla_over_matmul"] = row[f"xla_{part}_ms"] / row[f"matmul_{part}_ms"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    _print_table(["network", "forward ms: XLA conv", "matmul", "speed-up", "gradient ms: XLA conv", "matmul",
+                  "speed-up"],
+                 [[r["network"], *(f"{r[f'{i}_{p}_ms']:.1f}" if i else f"{r[f'{p}_xla_over_matmul']:.1f}x"
+                                   for p in ("forward", "gradient") for i in ("xla", "matmul", None))]
+                  for r in rows])
+
+
 def matmuls():
     """GFLOP/s of float32 and of bfloat16-operand/float32-result products at the shapes the
     networks use: (batch x in) @ (in x out), and batched over ensemble members."""
@@ -856,9 +910,9 @@ def main(argv):
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
              "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile,
-             "side_by_side": side_by_side}
+             "side_by_side": side_by_side, "convs": convs}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side|convs [--flags]")
     modes[argv[1]]()
 
 

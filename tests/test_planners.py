@@ -9,7 +9,9 @@ from algos import dd, diffuser
 from algos.common import Spec, StitchError
 from data import discretise, samplers
 from networks.diffusion import guided_sample, make_schedule, posterior, respace
-from networks.unet import TemporalUNet, TemporalValue
+import flax.linen as nn
+
+from networks.unet import Conv1d, TemporalUNet, TemporalValue
 from tests.conftest import tiny_config
 
 SPEC = Spec((3,), "float32", 2, False)
@@ -37,6 +39,25 @@ def test_unet_keeps_the_trajectory_shape_and_refuses_a_horizon_it_cannot_halve()
         net.init(jax.random.PRNGKey(0), jnp.ones((2, 6, 5)), t)
     with pytest.raises(StitchError, match="planning_horizon"):
         diffuser.init(_diffuser(planning_horizon=3), SPEC, jax.random.PRNGKey(0))
+
+
+@pytest.mark.parametrize("kernel,strides,padding,transpose", [
+    (5, 1, "SAME", False), (1, 1, "SAME", False), (2, 1, "SAME", False), (3, 1, "VALID", False),
+    (3, 2, ((1, 1),), False), (3, 2, "SAME", False),  # the U-Net's downsampling, and odd horizons
+    (4, 2, "SAME", True), (4, 2, "VALID", True), (3, 2, "SAME", True)])  # its upsampling
+def test_conv1d_as_a_matmul_is_flax_convolution(kernel, strides, padding, transpose):
+    """Conv1d (patches @ kernel) has flax's parameters and gives its outputs and gradients."""
+    flax_conv = (nn.ConvTranspose if transpose else nn.Conv)(7, (kernel,), strides=(strides,), padding=padding)
+    ours = Conv1d(7, kernel, strides=strides, padding=padding, transpose=transpose)
+    for horizon in (4, 5, 32):
+        x = jax.random.normal(jax.random.PRNGKey(horizon), (2, horizon, 3))
+        params = flax_conv.init(jax.random.PRNGKey(1), x)
+        assert jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, params)
+        want, got = flax_conv.apply(params, x), ours.apply(params, x)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        grad = lambda m: jax.grad(lambda p, x: jnp.sum(jnp.sin(m.apply(p, x))), argnums=(0, 1))(params, x)  # noqa: E731
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), grad(ours), grad(flax_conv))
 
 
 def test_a_dropped_return_condition_is_the_unconditional_model():
