@@ -22,6 +22,9 @@
   # (f) evaluation cost of a trained run (a workdir): ms per env step and per episode, 1 vs 30
   #     parallel episodes, and evaluation's share of a 1M-update run at the references' protocol
   MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py evaluation --eval_workdir=runs/x
+  #     the cost of one act call at paper sizes, untrained, as configured and with planner --set's
+  python scripts/benchmark.py act_cost --cases=diffuser --eval_parallel=10 --set=plan_samples=8 \
+      --set=diffusion_sample_steps=5
   # (g) stitch against d3rlpy on the same data and budget: `scores` here (--num_seeds=5), then
   #     scripts/peer_d3rlpy.py scores in d3rlpy's venv (3 seeds), then the table of both:
   python scripts/benchmark.py side_by_side --out=runs/stitch.json --peer_out=runs/peer_scores.json \
@@ -56,7 +59,7 @@ flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "h
                   "Minari dataset ids to score on")
 flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
 flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores)")
-flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores)")
+flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores, act_cost)")
 flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
                      "in --out (scores; 0: evaluate only at the end)")
 flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
@@ -74,8 +77,9 @@ flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled
                   "runs (whole train_and_evaluate runs: 8 vmapped seeds vs 8 single-seed runs)")
 flags.DEFINE_list("ensemble_sizes", ["2", "10", "50"], "SAC-N critic counts (ensemble)")
 flags.DEFINE_integer("loop_size", 10, "critic count of the vmapped-vs-Python-loop comparison (ensemble)")
-flags.DEFINE_list("cases", None, "precision: algorithms at their paper sizes, each 'algo' or "
-                  "'algo:field=value' (default: every registered algorithm, plus SAC-N with N=50)")
+flags.DEFINE_list("cases", None, "precision, act_cost, ...: algorithms at their paper sizes, each 'algo' or "
+                  "'algo:field=value', several fields joined by ';' ('diffuser:unet_dim=8;guide_steps=0') "
+                  "(precision's default: every registered algorithm, plus SAC-N with N=50)")
 flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
 flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
 flags.DEFINE_string("dataset", "", "precision: a Minari id every case trains on, loaded as the driver loads it "
@@ -87,7 +91,7 @@ flags.DEFINE_string("plot", "", "side_by_side: also draw both sides' learning cu
 flags.DEFINE_string("peer_out", "runs/peer_scores.json", "side_by_side: peer_d3rlpy.py scores' --out (several: comma-separated)")
 flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
 flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
-flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation: parallel episodes per measurement")
+flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation, act_cost: parallel episodes per measurement")
 FLAGS = flags.FLAGS
 
 
@@ -365,7 +369,7 @@ def _case_config(case, dtype):
     algo, _, overrides = case.partition(":")
     config = importlib.import_module(f"configs.{algo}").get_config()
     config.num_seeds, config.compute_dtype = 1, dtype
-    for item in filter(None, overrides.split(",")):
+    for item in filter(None, overrides.replace(";", ",").split(",")):  # ';' inside one --cases entry
         field, value = item.split("=")
         kind = type(config[field])
         if kind is bool and value not in ("True", "False"):
@@ -848,6 +852,45 @@ def compile_cache():
     print(json.dumps(out, indent=2))
 
 
+def act_cost():
+    """One `act` call at the paper's network sizes with untrained parameters (hopper shapes, one
+    seed, float32), for --eval_parallel envs: ms per call as configured and, same run, with the
+    --set fields (those that change how it acts: a planner's plan_samples, diffusion_sample_steps,
+    guide_steps), and the hours one evaluation of --eval_episodes 1000-step episodes would take.
+    For a trained run's real cost per env step use `evaluation`; the algorithms that need a
+    prepare step on real data (dt, tt, dd) or keep memory between steps can only be measured there."""
+    import inspect
+    spec = Spec((11,), "float32", 3, False)
+    cases = FLAGS.cases or ["diffuser"]
+    for name in (case.partition(":")[0] for case in cases):  # refuse before measuring anything
+        module = ALGOS[name]
+        if "aux" in inspect.signature(module.init).parameters or hasattr(module, "init_memory"):
+            raise app.UsageError(f"{name} needs real data or memory to act: train a short run and use "
+                                 f"`benchmark.py evaluation --eval_workdir=<its workdir>`")
+    rows = []
+    for case in cases:
+        name, config = _case_config(case, "float32")
+        module = ALGOS[name]
+        state = jax.jit(lambda rng: module.init(config, spec, rng))(jax.random.PRNGKey(0))  # one compile, not one per op
+        for n in map(int, FLAGS.eval_parallel):
+            row = {"case": case, "envs": n}
+            for label, fields in (("as_configured", {}), ("with_set", _overrides())):
+                if label == "with_set" and not fields:
+                    continue
+                acting = config.copy_and_resolve_references()
+                acting.update(fields)
+                act = jax.jit(lambda s, o, r, c=acting: module.act(c, s, o, r))
+                observations = jnp.zeros((n, 11))
+                jax.block_until_ready(act(state, observations, jax.random.PRNGKey(1)))  # compile
+                ms = 1e3 * _time(lambda: jax.block_until_ready(act(state, observations, jax.random.PRNGKey(2))), 2)
+                row[f"{label}_ms"] = ms
+                row[f"{label}_eval_hours"] = ms / 1e3 * 1000 * -(-FLAGS.eval_episodes // n) / 3600
+            if "with_set_ms" in row:
+                row["set"], row["as_configured_over_with_set"] = _overrides(), row["as_configured_ms"] / row["with_set_ms"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+
 def evaluation():
     """Evaluation cost of run 0 of a trained workdir in its dataset's env: one vector env of k
     episodes (the driver's Evaluator), timed after a warm-up; and the share evaluation takes of
@@ -910,9 +953,10 @@ def main(argv):
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
              "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile,
-             "side_by_side": side_by_side, "convs": convs}
+             "side_by_side": side_by_side, "convs": convs,
+             "act_cost": act_cost}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side|convs [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side|convs|act_cost [--flags]")
     modes[argv[1]]()
 
 

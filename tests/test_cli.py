@@ -188,3 +188,23 @@ def test_precision_runs_sequence_models_on_a_dataset_and_names_what_it_skips(pen
     assert out["skipped"] == {} and [r["case"] for r in out["rows"]] == ["dt:num_layers=1"]
     row = out["rows"][0]["float32"]
     assert row["update_gflop"] > 0 and row["updates_per_s"] > 0
+
+
+def test_act_cost_measures_a_planner_as_configured_and_with_set_and_refuses_what_needs_data():
+    """`benchmark.py act_cost`: one row per env count with both settings timed in the same run
+    (the --set planner smaller, so cheaper), and an algorithm that needs real data to act is
+    refused before anything is measured, naming the mode that can measure it."""
+    base = [sys.executable, "scripts/benchmark.py", "act_cost", "--eval_parallel=2", "--eval_episodes=4"]
+    case = "diffuser:unet_dim=8;planning_horizon=8;guide_steps=0"  # quick to compile and run
+    proc = subprocess.run([*base, f"--cases={case}", "--set=plan_samples=2", "--set=diffusion_sample_steps=2"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [(r["case"], r["envs"]) for r in rows] == [(case, 2)]
+    row = rows[0]
+    assert row["set"] == {"plan_samples": 2, "diffusion_sample_steps": 2}
+    assert row["as_configured_over_with_set"] > 1.0  # 64 plans x 20 steps against 2 x 2
+    assert row["as_configured_eval_hours"] == pytest.approx(row["as_configured_ms"] / 1e3 * 1000 * 2 / 3600)
+    proc = subprocess.run([*base, "--cases=diffuser,dt"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode != 0 and "dt needs real data or memory" in proc.stderr
+    assert "benchmark.py evaluation" in proc.stderr and not any(line.startswith("{") for line in proc.stdout.splitlines())
