@@ -315,7 +315,7 @@ def ensemble():
     from configs.sac_n import get_config
 
     algo, steps = ALGOS["sac_n"], FLAGS.steps
-    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset().items()}
+    dataset = _fake_device_dataset()
     spec = Spec((11,), "float32", 3, False)
     out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
            "cpu_count": os.cpu_count(), "steps": steps}
@@ -492,8 +492,7 @@ def peer():
         raise app.UsageError(f"--peer_python={FLAGS.peer_python!r} is not d3rlpy's venv python; make one: "
                              "python3 -m venv ../peers/d3rlpy-venv && ../peers/d3rlpy-venv/bin/pip install "
                              "torch==2.13.0 d3rlpy")
-    host, spec = _fake_dataset(), Spec((11,), "float32", 3, False)
-    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in host.items()}
+    spec, dataset = Spec((11,), "float32", 3, False), _fake_device_dataset()
     rows = []
     for name in FLAGS.cases or list(SIZES):
         _, config = _case_config(name, "float32")
@@ -716,7 +715,7 @@ def profile():
     the update's FLOPs would take at the same run's matmul peak."""
     from flax.training.train_state import TrainState
     spec = Spec((11,), "float32", 3, False)
-    dataset = {k: jnp.asarray(v, jnp.float32) for k, v in _fake_dataset().items()}
+    dataset = _fake_device_dataset()
     peak = matmul_gflops("float32")
     print(json.dumps({"matmul_gflops_float32": peak, "xla_flags": os.environ.get("XLA_FLAGS", "")}))
 
