@@ -79,7 +79,14 @@ class Conv1d(nn.Module):
     def _pads(self, length: int):
         k, s = self.kernel, self.strides
         if not isinstance(self.padding, str):
-            return tuple(self.padding[0])
+            pads = tuple(map(tuple, self.padding))
+            if len(pads) != 1 or len(pads[0]) != 2:
+                raise ValueError(f"Conv1d padding {self.padding!r}: an explicit padding is one (low, high) "
+                                 "pair for the one spatial axis, e.g. ((1, 1),)")
+            return pads[0]
+        if self.padding not in ("SAME", "VALID"):
+            raise ValueError(f"Conv1d padding {self.padding!r} is not one this convolution implements: "
+                             "use 'SAME', 'VALID' or an explicit ((low, high),)")
         if self.transpose:  # lax.conv_transpose's padding of the dilated input
             total = k + s - 2 + (max(k - s, 0) if self.padding == "VALID" else 0)
             low = k - 1 if self.padding == "VALID" or s > k - 1 else -(-total // 2)

@@ -60,6 +60,15 @@ def test_conv1d_as_a_matmul_is_flax_convolution(kernel, strides, padding, transp
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), grad(ours), grad(flax_conv))
 
 
+@pytest.mark.parametrize("padding,message", [
+    ("same", "not one this convolution implements"), ("CIRCULAR", "not one this convolution implements"),
+    (((1, 1), (0, 0)), "one \\(low, high\\) pair"), (((1, 1, 1),), "one \\(low, high\\) pair")])
+def test_conv1d_rejects_a_padding_it_does_not_implement(padding, message):
+    """An unknown padding raises, where it used to fall through to SAME silently."""
+    with pytest.raises(ValueError, match=message):
+        Conv1d(2, 3, padding=padding).init(jax.random.PRNGKey(0), jnp.ones((1, 4, 2)))
+
+
 def test_a_dropped_return_condition_is_the_unconditional_model():
     net = TemporalUNet(dim=8, dim_mults=(1, 2), returns_condition=True)
     x, t = jax.random.normal(jax.random.PRNGKey(1), (2, 4, 3)), jnp.array([1, 2])
