@@ -25,6 +25,8 @@
   #     the cost of one act call at paper sizes, untrained, as configured and with planner --set's
   python scripts/benchmark.py act_cost --cases=diffuser --eval_parallel=10 --set=plan_samples=8 \
       --set=diffusion_sample_steps=5
+  #     one program of --num_seeds vmapped seeds against one seed, per seed (how to sweep here)
+  python scripts/benchmark.py seeds --cases=iql,cql,edac,rebrac --num_seeds=3 --steps=100 --seconds=8
   # (g) stitch against d3rlpy on the same data and budget: `scores` here (--num_seeds=5), then
   #     scripts/peer_d3rlpy.py scores in d3rlpy's venv (3 seeds), then the table of both:
   python scripts/benchmark.py side_by_side --out=runs/stitch.json --peer_out=runs/peer_scores.json \
@@ -58,7 +60,7 @@ flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "h
                                for kind in ("medium", "medium-replay", "medium-expert")],
                   "Minari dataset ids to score on")
 flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
-flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores)")
+flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores; seeds: the vmapped program measured against one seed)")
 flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores, act_cost)")
 flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
                      "in --out (scores; 0: evaluate only at the end)")
@@ -479,6 +481,31 @@ def precision():
         out["rows"].append(row)
         print(json.dumps(row), flush=True)
     print(json.dumps(out, indent=2))
+
+
+def seeds():
+    """What vmapping seeds costs per seed: for each --cases algorithm at its paper sizes (hopper
+    shapes, float32), updates/s of the driver's chunk for one seed and for --num_seeds vmapped
+    seeds, measured back to back in this process. A per-seed ratio under 1 means one program per
+    seed is cheaper on this machine than one vmapped program (the ratio is what to sweep by)."""
+    spec, dataset = Spec((11,), "float32", 3, False), _fake_device_dataset()
+    rows = []
+    for case in FLAGS.cases or ["iql", "cql", "edac", "rebrac"]:
+        name, _ = _case_config(case, "float32")
+        ups = {}
+        for n in (1, FLAGS.num_seeds):
+            _, config = _case_config(case, "float32")
+            config.num_seeds = n
+            ups[n] = chunk_updates_per_s(config, ALGOS[name], spec, dataset, FLAGS.steps, FLAGS.seconds)
+        row = {"case": case, "num_seeds": FLAGS.num_seeds, "one_seed_updates_per_s": ups[1],
+               "vmapped_updates_per_s": ups[FLAGS.num_seeds],
+               "per_seed_ratio": ups[FLAGS.num_seeds] * FLAGS.num_seeds / ups[1]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    _print_table(["algorithm", "1 seed: updates/s", f"{FLAGS.num_seeds} vmapped: updates/s",
+                  "seed-updates/s, vmapped / one"],
+                 [[r["case"], f"{r['one_seed_updates_per_s']:.2f}", f"{r['vmapped_updates_per_s']:.2f}",
+                   f"{r['per_seed_ratio']:.2f}x"] for r in rows])
 
 
 def peer():
@@ -953,9 +980,9 @@ def main(argv):
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
              "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile,
              "side_by_side": side_by_side, "convs": convs,
-             "act_cost": act_cost}
+             "act_cost": act_cost, "seeds": seeds}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side|convs|act_cost [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side|convs|act_cost|seeds [--flags]")
     modes[argv[1]]()
 
 

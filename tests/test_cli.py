@@ -190,6 +190,20 @@ def test_precision_runs_sequence_models_on_a_dataset_and_names_what_it_skips(pen
     assert row["update_gflop"] > 0 and row["updates_per_s"] > 0
 
 
+def test_seeds_benchmark_measures_one_seed_and_the_vmapped_program_in_the_same_run():
+    """`benchmark.py seeds`: per algorithm, one seed's and --num_seeds vmapped seeds' updates/s,
+    and their per-seed ratio computed from those two figures."""
+    proc = subprocess.run([sys.executable, "scripts/benchmark.py", "seeds", "--cases=bc", "--num_seeds=2", "--steps=2", "--seconds=0"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [(r["case"], r["num_seeds"]) for r in rows] == [("bc", 2)]
+    r = rows[0]
+    assert r["one_seed_updates_per_s"] > 0 and r["vmapped_updates_per_s"] > 0
+    assert abs(r["per_seed_ratio"] - 2 * r["vmapped_updates_per_s"] / r["one_seed_updates_per_s"]) < 1e-9
+    assert "seed-updates/s, vmapped / one" in proc.stdout
+
+
 def test_act_cost_measures_a_planner_as_configured_and_with_set_and_refuses_what_needs_data():
     """`benchmark.py act_cost`: one row per env count with both settings timed in the same run
     (the --set planner smaller, so cheaper), and an algorithm that needs real data to act is
