@@ -37,6 +37,7 @@ Every ratio is measured against a baseline taken in the same run.
 import contextlib
 import functools
 import json
+import math
 import types
 import os
 import sys
@@ -114,7 +115,9 @@ def scores():
             config = module.get_config(",".join(p for p in (FLAGS.preset, preset) if p) or None)
             config.update(dict(dataset=dataset, num_updates=FLAGS.num_updates,
                                num_seeds=FLAGS.num_seeds, eval_episodes=FLAGS.eval_episodes,
-                               eval_interval=FLAGS.eval_interval or FLAGS.num_updates, log_interval=1000,
+                               eval_interval=FLAGS.eval_interval or FLAGS.num_updates,
+                               # logs every 1000 updates, or as often as the evaluations need
+                               log_interval=math.gcd(1000, FLAGS.eval_interval or FLAGS.num_updates),
                                progress_bar=False, compute_dtype=FLAGS.compute_dtype))
             config.update(_overrides())
             workdir = os.path.join(FLAGS.workdir, f"{algo}_{dataset.replace('/', '-')}_{FLAGS.compute_dtype}"
@@ -127,6 +130,8 @@ def scores():
                           "curve": [(e["step"], e["normalized_score"] and float(np.mean(e["normalized_score"])))
                                     for e in r["eval"]],
                           "curve_seeds": [(e["step"], e["normalized_score"]) for e in r["eval"]]}
+            if r.get("final_by_condition"):  # DT's target returns, Decision Diffuser's: each one's final scores
+                table[key]["by_condition"] = {c: v["normalized_score"] for c, v in r["final_by_condition"].items()}
             os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
             json.dump(table, open(FLAGS.out, "w"), indent=2)
     print(f"\n| dataset | data | " + " | ".join(FLAGS.algos) + " |")

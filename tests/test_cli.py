@@ -155,6 +155,24 @@ def test_scores_applies_a_named_preset_to_every_algorithm(minari_root, tmp_path)
     assert saved["target_update_interval"] == 1_000 and saved["num_updates"] == 1_000
 
 
+def test_scores_keeps_each_condition_of_a_conditioned_policy(pendulum, tmp_path):
+    """`benchmark.py scores` on Decision Transformer with two target returns: the table's
+    `scores` are the first target's (the run's score) and `by_condition` has both, equal to the
+    run's own results.json."""
+    proc = subprocess.run([sys.executable, "scripts/benchmark.py", "scores", "--algos=dt",
+                           "--datasets=stitch/pendulum/mixed-v0", "--num_updates=2", "--num_seeds=1",
+                           "--eval_episodes=1", "--set=embed_dim=8", "--set=num_layers=1", "--set=context_len=2",
+                           "--set=target_returns=(0.0,-500.0)", f"--out={tmp_path}/s.json",
+                           f"--workdir={tmp_path}/runs"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (entry,) = json.loads((tmp_path / "s.json").read_text()).values()
+    (workdir,) = (tmp_path / "runs").iterdir()
+    final = json.loads((workdir / "results.json").read_text())["final_by_condition"]
+    assert entry["by_condition"] == {c: v["normalized_score"] for c, v in final.items()}
+    assert list(entry["by_condition"]) == ["target_return=0", "target_return=-500"]
+    assert entry["scores"] == entry["by_condition"]["target_return=0"]
+
+
 def test_rebrac_saturation_follows_an_actor_from_its_init(pendulum):
     """scripts/rebrac_saturation.py on the built-in data: a row per report step, and at update 0
     an actor of the EDAC-style init (output layer U(+-1e-3)) has no entry at the bounds."""
