@@ -73,8 +73,15 @@ def plot_curves(records, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     datasets = sorted({r["dataset"] for r in records})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 4.6), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    # One colour and marker per line label across every panel, so a method reads the same everywhere.
+    labels = sorted({aggregate.label(r, run["grid"]) for r in records if r["steps"] for run in r["runs"]})
+    style = {key: i for i, key in enumerate(labels)}
+    cols = min(3, len(datasets))
+    rows = -(-len(datasets) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.6 * rows), squeeze=False)
+    for ax in axes.flat[len(datasets):]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes.flat, datasets):
         lines = {}
         for rec in (r for r in records if r["dataset"] == dataset and r["steps"]):
             for run in rec["runs"]:
@@ -83,8 +90,9 @@ def plot_curves(records, path):
                 if list(lines[key]["steps"]) == list(rec["steps"]):  # pool runs evaluated alike
                     lines[key]["curves"].append(run["curve"])
         # past ten lines matplotlib's default colours repeat: a colour of tab20 and a marker each
-        palette = plt.cm.tab10 if len(lines) <= 10 else plt.cm.tab20
-        for i, (key, line) in enumerate(sorted(lines.items())):
+        palette = plt.cm.tab10 if len(labels) <= 10 else plt.cm.tab20
+        for key, line in sorted(lines.items()):
+            i = style[key]
             y = np.asarray(line["curves"])
             x = np.asarray(line["steps"]) / 1000
             se = y.std(0, ddof=1) / np.sqrt(len(y)) if len(y) > 1 else np.zeros(y.shape[1])

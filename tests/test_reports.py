@@ -137,3 +137,27 @@ def test_workdirs_that_differ_in_a_setting_get_their_own_label_and_split_seeds_p
                            "rebrac hidden_dims=64,64"}
     from algos.workdir import IGNORED_ON_RESUME  # what a resume ignores never tells runs apart
     assert set(IGNORED_ON_RESUME) <= aggregate.NOT_A_VARIANT
+
+
+def test_curves_give_a_method_one_colour_in_every_panel(tmp_path, monkeypatch):
+    """plot_curves: a label keeps its colour and marker across datasets even where the other
+    labels differ (here 'b' is the only line of the second panel, the second of the first)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scripts import report
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+
+    def rec(algo, dataset):
+        return {"algo": algo, "dataset": dataset, "steps": [1000, 2000], "behaviour": 1.0,
+                "score_kind": "normalized_score", "runs": [{"grid": {}, "curve": [1.0, 2.0]}, {"grid": {}, "curve": [2.0, 3.0]}]}
+    report.plot_curves([rec("a", "d1"), rec("b", "d1"), rec("b", "d2")], str(tmp_path / "c.png"))
+    (fig,) = figures
+    style = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label().startswith(("a ", "b ")):
+                style.setdefault(line.get_label()[0], set()).add((line.get_color(), line.get_marker()))
+    assert sorted(style) == ["a", "b"] and all(len(v) == 1 for v in style.values())
+    assert style["a"] != style["b"]
