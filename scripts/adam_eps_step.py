@@ -20,11 +20,16 @@ from algos import get_algo
 from data import samplers
 from data.dataset import load_dataset
 
-flags.DEFINE_string("dataset", "stitch/breakout/replay-v0", "a discrete Minari dataset")
-flags.DEFINE_string("preset", "minatar", "the configs' preset")
-flags.DEFINE_list("algos", ["dqn", "rem", "qr_dqn"], "algorithms (qr_dqn with 50 quantiles)")
-flags.DEFINE_float("eps", 3.125e-4, "the epsilon to compare with 1e-8 (batch_rl's 0.01/32)")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_string("dataset", "stitch/breakout/replay-v0", "a discrete Minari dataset")
+    flags.DEFINE_string("preset", "minatar", "the configs' preset")
+    flags.DEFINE_list("algos", ["dqn", "rem", "qr_dqn"], "algorithms (qr_dqn with 50 quantiles)")
+    flags.DEFINE_float("eps", 3.125e-4, "the epsilon to compare with 1e-8 (batch_rl's 0.01/32)")
 TRIALS = 5
 
 
@@ -61,4 +66,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

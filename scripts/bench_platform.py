@@ -25,17 +25,22 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-flags.DEFINE_string("dataset", "bench/hopper/medium-replay-v0", "Minari id (grid, regression)")
-flags.DEFINE_integer("num_updates", 2000, "updates per run (grid)")
-flags.DEFINE_string("algo", "iql", "algorithm (grid)")
-flags.DEFINE_string("sweep", "expectile=0.7,0.9 temperature=3,10", "the grid (grid)")
-flags.DEFINE_integer("num_seeds", 3, "seeds per grid point (grid)")
-flags.DEFINE_integer("transitions", 1_000_000, "size of the MinAtar-shaped dataset (memory)")
-flags.DEFINE_string("old", None, "checkout of the code to compare against (regression)")
-flags.DEFINE_integer("rounds", 3, "interleaved throughput rounds per version (regression)")
-flags.DEFINE_bool("skip_returns", False, "regression: only the throughput part")
-flags.DEFINE_string("out", None, "write the figures as JSON here")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_string("dataset", "bench/hopper/medium-replay-v0", "Minari id (grid, regression)")
+    flags.DEFINE_integer("num_updates", 2000, "updates per run (grid)")
+    flags.DEFINE_string("algo", "iql", "algorithm (grid)")
+    flags.DEFINE_string("sweep", "expectile=0.7,0.9 temperature=3,10", "the grid (grid)")
+    flags.DEFINE_integer("num_seeds", 3, "seeds per grid point (grid)")
+    flags.DEFINE_integer("transitions", 1_000_000, "size of the MinAtar-shaped dataset (memory)")
+    flags.DEFINE_string("old", None, "checkout of the code to compare against (regression)")
+    flags.DEFINE_integer("rounds", 3, "interleaved throughput rounds per version (regression)")
+    flags.DEFINE_bool("skip_returns", False, "regression: only the throughput part")
+    flags.DEFINE_string("out", None, "write the figures as JSON here")
 
 ALGOS = ("bc", "td3_bc", "iql", "cql", "sac_n", "edac", "rebrac", "awac")
 
@@ -226,4 +231,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -56,46 +56,51 @@ from algos.runs import init_runs
 from algos.trainer import make_train_chunk, train_and_evaluate
 from data import samplers
 
-flags.DEFINE_list("algos", ["bc", "td3_bc", "iql"], "algorithms to score")
-flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "halfcheetah")
-                               for kind in ("medium", "medium-replay", "medium-expert")],
-                  "Minari dataset ids to score on")
-flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
-flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores; seeds: the vmapped program measured against one seed)")
-flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores, act_cost)")
-flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
-                     "in --out (scores; 0: evaluate only at the end)")
-flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
-                  "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
-flags.DEFINE_string("preset", "", "scores: a named preset of every algorithm's config, applied before "
-                    "the per-dataset tuning (e.g. classic, minatar for the discrete suites)")
-flags.DEFINE_multi_string("set", [], "scores, evaluation: a config field set on every run (evaluation: how it acts), e.g. --set=bc_steps=0 "
-                          "(repeatable; part of the table key and the workdir name)")
-flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
-flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable); "
-                    "side_by_side reads several, comma-separated")
-flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
-flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
-flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled-step figures), "
-                  "runs (whole train_and_evaluate runs: 8 vmapped seeds vs 8 single-seed runs)")
-flags.DEFINE_list("ensemble_sizes", ["2", "10", "50"], "SAC-N critic counts (ensemble)")
-flags.DEFINE_integer("loop_size", 10, "critic count of the vmapped-vs-Python-loop comparison (ensemble)")
-flags.DEFINE_list("cases", None, "precision, act_cost, ...: algorithms at their paper sizes, each 'algo' or "
-                  "'algo:field=value', several fields joined by ';' ('diffuser:unet_dim=8;guide_steps=0') "
-                  "(precision's default: every registered algorithm, plus SAC-N with N=50)")
-flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
-flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
-flags.DEFINE_string("dataset", "", "precision: a Minari id every case trains on, loaded as the driver loads it "
-                    "(needed by the sequence and planning models, whose samplers cut episodes, and the "
-                    "discrete-action ones); empty: hopper-shaped random transitions")
-flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
-flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
-flags.DEFINE_string("plot", "", "side_by_side: also draw both sides' learning curves to this PNG")
-flags.DEFINE_string("peer_out", "runs/peer_scores.json", "side_by_side: peer_d3rlpy.py scores' --out (several: comma-separated)")
-flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
-flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
-flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation, act_cost: parallel episodes per measurement")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_list("algos", ["bc", "td3_bc", "iql"], "algorithms to score")
+    flags.DEFINE_list("datasets", [f"bench/{env}/{kind}-v0" for env in ("hopper", "halfcheetah")
+                                   for kind in ("medium", "medium-replay", "medium-expert")],
+                      "Minari dataset ids to score on")
+    flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
+    flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores; seeds: the vmapped program measured against one seed)")
+    flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores, act_cost)")
+    flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
+                         "in --out (scores; 0: evaluate only at the end)")
+    flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
+                      "DATASET_PRESETS, e.g. ReBRAC's betas, SAC-N's N) where it has one for the task")
+    flags.DEFINE_string("preset", "", "scores: a named preset of every algorithm's config, applied before "
+                        "the per-dataset tuning (e.g. classic, minatar for the discrete suites)")
+    flags.DEFINE_multi_string("set", [], "scores, evaluation: a config field set on every run (evaluation: how it acts), e.g. --set=bc_steps=0 "
+                              "(repeatable; part of the table key and the workdir name)")
+    flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
+    flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable); "
+                        "side_by_side reads several, comma-separated")
+    flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
+    flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
+    flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled-step figures), "
+                      "runs (whole train_and_evaluate runs: 8 vmapped seeds vs 8 single-seed runs)")
+    flags.DEFINE_list("ensemble_sizes", ["2", "10", "50"], "SAC-N critic counts (ensemble)")
+    flags.DEFINE_integer("loop_size", 10, "critic count of the vmapped-vs-Python-loop comparison (ensemble)")
+    flags.DEFINE_list("cases", None, "precision, act_cost, ...: algorithms at their paper sizes, each 'algo' or "
+                      "'algo:field=value', several fields joined by ';' ('diffuser:unet_dim=8;guide_steps=0') "
+                      "(precision's default: every registered algorithm, plus SAC-N with N=50)")
+    flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "precision: compute dtypes to measure")
+    flags.DEFINE_float("seconds", 3.0, "precision: timed seconds per measurement (after a warm-up chunk)")
+    flags.DEFINE_string("dataset", "", "precision: a Minari id every case trains on, loaded as the driver loads it "
+                        "(needed by the sequence and planning models, whose samplers cut episodes, and the "
+                        "discrete-action ones); empty: hopper-shaped random transitions")
+    flags.DEFINE_list("obs_shape", ["11"], "less_work: observation shape (e.g. 10,10,4 with --cases=cql:torso=cnn)")
+    flags.DEFINE_integer("reps", 4, "less_work: alternating old/new measurements per algorithm")
+    flags.DEFINE_string("plot", "", "side_by_side: also draw both sides' learning curves to this PNG")
+    flags.DEFINE_string("peer_out", "runs/peer_scores.json", "side_by_side: peer_d3rlpy.py scores' --out (several: comma-separated)")
+    flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
+    flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
+    flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation, act_cost: parallel episodes per measurement")
 
 
 def scores():
@@ -992,4 +997,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

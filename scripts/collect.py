@@ -19,17 +19,22 @@ from algos.common import StitchError, quiet_logs
 from algos.workdir import load_policy
 from data.collect import collect, make_policy, with_action_noise
 
-flags.DEFINE_string("env", "Pendulum-v1", "gymnasium env id")
-flags.DEFINE_string("policy", "random", "random | pendulum_swingup | checkpoint:<workdir>")
-flags.DEFINE_integer("num_steps", 20_000, "minimum transitions (whole episodes are kept)")
-flags.DEFINE_string("dataset_id", None, "Minari id to write, e.g. me/pendulum/random-v0")
-flags.DEFINE_integer("seed", 0, "seed of env resets and policy noise")
-flags.DEFINE_float("action_noise", 0.0, "Box: Gaussian noise std as a fraction of half the action range; "
-                   "Discrete: the probability of a uniformly random action (epsilon)")
-flags.DEFINE_float("ref_min_score", None, "normalisation min (default: random policy's mean return)")
-flags.DEFINE_float("ref_max_score", None, "normalisation max (default: noise-free policy's mean return)")
-flags.DEFINE_integer("run", 0, "with --policy=checkpoint:<workdir>: which run of it (seed x grid point)")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_string("env", "Pendulum-v1", "gymnasium env id")
+    flags.DEFINE_string("policy", "random", "random | pendulum_swingup | checkpoint:<workdir>")
+    flags.DEFINE_integer("num_steps", 20_000, "minimum transitions (whole episodes are kept)")
+    flags.DEFINE_string("dataset_id", None, "Minari id to write, e.g. me/pendulum/random-v0")
+    flags.DEFINE_integer("seed", 0, "seed of env resets and policy noise")
+    flags.DEFINE_float("action_noise", 0.0, "Box: Gaussian noise std as a fraction of half the action range; "
+                       "Discrete: the probability of a uniformly random action (epsilon)")
+    flags.DEFINE_float("ref_min_score", None, "normalisation min (default: random policy's mean return)")
+    flags.DEFINE_float("ref_max_score", None, "normalisation max (default: noise-free policy's mean return)")
+    flags.DEFINE_integer("run", 0, "with --policy=checkpoint:<workdir>: which run of it (seed x grid point)")
 
 
 def policy_from_name(name, env, action_noise=0.0, run=0):
@@ -63,5 +68,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flag_as_required("dataset_id")
     app.run(main)

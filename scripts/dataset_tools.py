@@ -26,18 +26,23 @@ from absl import app, flags
 from data import tools
 from data.spec import StitchError
 
-flags.DEFINE_list("sources", None, "source Minari dataset ids (combine takes several)")
-flags.DEFINE_string("out", None, "the new dataset's id, e.g. me/hopper/medium-top10-v0")
-flags.DEFINE_enum("task_id", "none", ["none", "observation", "info"], "combine: where each source's index goes")
-flags.DEFINE_float("fraction", None, "subsample / top: the fraction of episodes kept")
-flags.DEFINE_integer("num_episodes", None, "subsample: the number of episodes kept")
-flags.DEFINE_integer("seed", 0, "subsample / noise: random seed")
-flags.DEFINE_string("reward_fn", None, "relabel: 'module:function' of (s, a, s', r, **kwargs) -> rewards")
-flags.DEFINE_string("reward_kwargs", "{}", "relabel: the function's keyword arguments, as JSON")
-flags.DEFINE_float("action_noise", None, "noise: Box: std as a fraction of half the range; Discrete: epsilon")
-flags.DEFINE_float("ref_min_score", None, "reference scores of the new dataset (default: see above)")
-flags.DEFINE_float("ref_max_score", None, "")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_list("sources", None, "source Minari dataset ids (combine takes several)")
+    flags.DEFINE_string("out", None, "the new dataset's id, e.g. me/hopper/medium-top10-v0")
+    flags.DEFINE_enum("task_id", "none", ["none", "observation", "info"], "combine: where each source's index goes")
+    flags.DEFINE_float("fraction", None, "subsample / top: the fraction of episodes kept")
+    flags.DEFINE_integer("num_episodes", None, "subsample: the number of episodes kept")
+    flags.DEFINE_integer("seed", 0, "subsample / noise: random seed")
+    flags.DEFINE_string("reward_fn", None, "relabel: 'module:function' of (s, a, s', r, **kwargs) -> rewards")
+    flags.DEFINE_string("reward_kwargs", "{}", "relabel: the function's keyword arguments, as JSON")
+    flags.DEFINE_float("action_noise", None, "noise: Box: std as a fraction of half the range; Discrete: epsilon")
+    flags.DEFINE_float("ref_min_score", None, "reference scores of the new dataset (default: see above)")
+    flags.DEFINE_float("ref_max_score", None, "")
 
 def main(argv):
     if len(argv) != 2 or argv[1] not in tools.TOOLS:
@@ -63,4 +68,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -25,14 +25,19 @@ from data import diagnostics
 from data.dataset import read_columns
 from data.spec import StitchError
 
-flags.DEFINE_list("datasets", None, "Minari dataset ids to diagnose")
-flags.DEFINE_string("reference", None, "SACo's reference dataset (the paper: the online agent's replay)")
-flags.DEFINE_integer("bins", diagnostics.BINS, "discretisation edges per dimension (the paper's 100)")
-flags.DEFINE_integer("sketch", None, "count with a HyperLogLog of 2**sketch registers (e.g. 14) instead of exactly")
-flags.DEFINE_string("png", None, "save return histograms and the TQ-SACo map to this PNG")
-flags.DEFINE_string("json", None, "save the figures to this JSON")
-flags.DEFINE_string("observation_keys", "", "Dict observations: the keys to concatenate (default: data/dataset.py's)")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_list("datasets", None, "Minari dataset ids to diagnose")
+    flags.DEFINE_string("reference", None, "SACo's reference dataset (the paper: the online agent's replay)")
+    flags.DEFINE_integer("bins", diagnostics.BINS, "discretisation edges per dimension (the paper's 100)")
+    flags.DEFINE_integer("sketch", None, "count with a HyperLogLog of 2**sketch registers (e.g. 14) instead of exactly")
+    flags.DEFINE_string("png", None, "save return histograms and the TQ-SACo map to this PNG")
+    flags.DEFINE_string("json", None, "save the figures to this JSON")
+    flags.DEFINE_string("observation_keys", "", "Dict observations: the keys to concatenate (default: data/dataset.py's)")
 
 
 def diagnose(dataset_ids, reference=None, bins=diagnostics.BINS, sketch=None, observation_keys=""):
@@ -158,4 +163,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

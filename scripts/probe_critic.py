@@ -29,11 +29,16 @@ from algos.workdir import restore
 from data.dataset import normalize_actions, read_columns
 from networks import ensemble_min
 
-flags.DEFINE_string("workdir", None, "a stitch run's --workdir (its checkpoint is probed)")
-flags.DEFINE_list("probes", None, "Minari dataset ids to probe with")
-flags.DEFINE_integer("step", None, "checkpoint step (default: the latest)")
-flags.DEFINE_integer("max_transitions", 20_000, "transitions sampled from each probe dataset")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_string("workdir", None, "a stitch run's --workdir (its checkpoint is probed)")
+    flags.DEFINE_list("probes", None, "Minari dataset ids to probe with")
+    flags.DEFINE_integer("step", None, "checkpoint step (default: the latest)")
+    flags.DEFINE_integer("max_transitions", 20_000, "transitions sampled from each probe dataset")
 
 
 def probe_arrays(dataset_id, io, max_transitions, seed=0):
@@ -87,5 +92,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["workdir", "probes"])
     app.run(main)

@@ -21,14 +21,19 @@ from data import samplers
 from data.dataset import load_dataset
 from networks import ensemble_min
 
-flags.DEFINE_string("dataset", "bench/halfcheetah/medium-replay-v0", "a continuous-action Minari dataset")
-flags.DEFINE_list("inits", ["edac", "glorot"], "initialisations to compare (networks/inits.py)")
-flags.DEFINE_list("seeds", ["1"], "the runs' seeds (one run each)")
-flags.DEFINE_integer("updates", 3000, "updates to follow")
-flags.DEFINE_integer("every", 250, "report every this many updates")
-flags.DEFINE_float("hidden_bias", None, "set the edac scheme's hidden-layer biases (0.1) to this constant in "
-                   "every MLP, actor's and critics' (isolates the bias from the kernels)")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script, so that importing this
+    module (tests import several scripts in one process) defines none."""
+    flags.DEFINE_string("dataset", "bench/halfcheetah/medium-replay-v0", "a continuous-action Minari dataset")
+    flags.DEFINE_list("inits", ["edac", "glorot"], "initialisations to compare (networks/inits.py)")
+    flags.DEFINE_list("seeds", ["1"], "the runs' seeds (one run each)")
+    flags.DEFINE_integer("updates", 3000, "updates to follow")
+    flags.DEFINE_integer("every", 250, "report every this many updates")
+    flags.DEFINE_float("hidden_bias", None, "set the edac scheme's hidden-layer biases (0.1) to this constant in "
+                       "every MLP, actor's and critics' (isolates the bias from the kernels)")
 
 
 def pre_tanh(state, observations):
@@ -108,4 +113,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -29,14 +29,19 @@ from absl import app, flags
 
 from scripts import aggregate
 
-flags.DEFINE_list("workdirs", None, "run workdirs, parent folders or globs (quote globs)")
-flags.DEFINE_string("out_dir", "runs/report", "where report.md and the PNGs go")
-flags.DEFINE_integer("reps", 20_000, "bootstrap replications")
-flags.DEFINE_integer("seed", 0, "bootstrap seed")
-flags.DEFINE_list("datasets", None, "datasets of the aggregate (default: those every algorithm has)")
-flags.DEFINE_list("compare", None, "probability of improvement for these pairs, 'X:Y' each "
-                  "(default: the best algorithm by IQM against each other one)")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags, defined only when run as a script: importing this module (the
+    tests do, beside scripts/collect.py, whose --seed shares the name) defines none."""
+    flags.DEFINE_list("workdirs", None, "run workdirs, parent folders or globs (quote globs)")
+    flags.DEFINE_string("out_dir", "runs/report", "where report.md and the PNGs go")
+    flags.DEFINE_integer("reps", 20_000, "bootstrap replications")
+    flags.DEFINE_integer("seed", 0, "bootstrap seed")
+    flags.DEFINE_list("datasets", None, "datasets of the aggregate (default: those every algorithm has)")
+    flags.DEFINE_list("compare", None, "probability of improvement for these pairs, 'X:Y' each "
+                      "(default: the best algorithm by IQM against each other one)")
 
 
 def _ci(point, low, high, digits=1):
@@ -248,4 +253,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -240,3 +240,15 @@ def test_act_cost_measures_a_planner_as_configured_and_with_set_and_refuses_what
     proc = subprocess.run([*base, "--cases=diffuser,dt"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode != 0 and "dt needs real data or memory" in proc.stderr
     assert "benchmark.py evaluation" in proc.stderr and not any(line.startswith("{") for line in proc.stdout.splitlines())
+
+
+def test_every_script_can_be_imported_beside_every_other():
+    """Tests import scripts' functions (report's plots, collect's policies) into one process; a
+    script that defined its flags at import broke whichever test imported it second
+    (DuplicateFlagError on --seed). Every script defines its flags only when run."""
+    names = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, "scripts"))
+                   if f.endswith(".py") and f != "__init__.py")
+    code = "import importlib\nfor n in %r:\n    importlib.import_module('scripts.' + n)\n" % names
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(names) > 10  # the listing found the scripts
