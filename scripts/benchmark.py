@@ -22,6 +22,9 @@
   # (f) evaluation cost of a trained run (a workdir): ms per env step and per episode, 1 vs 30
   #     parallel episodes, and evaluation's share of a 1M-update run at the references' protocol
   MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py evaluation --eval_workdir=runs/x
+  #     every run of a trained workdir evaluated again, acting otherwise (--set), normalised per run
+  MINARI_DATASETS_PATH=../shared/datasets python scripts/benchmark.py rescore --eval_workdir=runs/x \
+      "--set=idql_select='weighted'" --eval_episodes=10 --out=runs/rescore.jsonl
   #     the cost of one act call at paper sizes, untrained, as configured and with planner --set's
   python scripts/benchmark.py act_cost --cases=diffuser --eval_parallel=10 --set=plan_samples=8 \
       --set=diffusion_sample_steps=5
@@ -68,7 +71,7 @@ def define_flags():
                       "Minari dataset ids to score on")
     flags.DEFINE_integer("num_updates", 20_000, "updates per seed (scores)")
     flags.DEFINE_integer("num_seeds", 3, "vmapped seeds (scores; seeds: the vmapped program measured against one seed)")
-    flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores, act_cost)")
+    flags.DEFINE_integer("eval_episodes", 10, "evaluation episodes per seed (scores, act_cost, rescore)")
     flags.DEFINE_integer("eval_interval", 0, "updates between evaluations, kept as a learning curve "
                          "in --out (scores; 0: evaluate only at the end)")
     flags.DEFINE_bool("tuned", True, "use the algorithm's per-dataset tuning (configs/<algo>.py "
@@ -79,7 +82,7 @@ def define_flags():
                               "(repeatable; part of the table key and the workdir name)")
     flags.DEFINE_string("compute_dtype", "float32", "scores: the networks' compute dtype (float32 | bfloat16)")
     flags.DEFINE_string("out", "runs/bench_scores.json", "where scores are collected (resumable); "
-                        "side_by_side reads several, comma-separated")
+                        "side_by_side reads several, comma-separated; rescore appends a JSON line to a .jsonl")
     flags.DEFINE_string("workdir", "runs/bench", "parent folder of the per-run workdirs (scores)")
     flags.DEFINE_integer("steps", 2_000, "updates per throughput measurement")
     flags.DEFINE_list("parts", ["chunk", "runs"], "throughput parts: chunk (compiled-step figures), "
@@ -99,7 +102,7 @@ def define_flags():
     flags.DEFINE_string("plot", "", "side_by_side: also draw both sides' learning curves to this PNG")
     flags.DEFINE_string("peer_out", "runs/peer_scores.json", "side_by_side: peer_d3rlpy.py scores' --out (several: comma-separated)")
     flags.DEFINE_string("peer_python", "../peers/d3rlpy-venv/bin/python", "peer: the python of d3rlpy's own venv")
-    flags.DEFINE_string("eval_workdir", None, "evaluation: a trained run's workdir (its dataset's env)")
+    flags.DEFINE_string("eval_workdir", None, "evaluation, rescore: a trained run's workdir (its dataset's env)")
     flags.DEFINE_list("eval_parallel", ["1", "10", "30"], "evaluation, act_cost: parallel episodes per measurement")
 
 
@@ -984,15 +987,58 @@ def evaluation():
     print(json.dumps(out, indent=2))
 
 
+def rescore():
+    """Every run of a trained workdir (--eval_workdir, its newest checkpoint) evaluated again,
+    acting as --set says (IDQL's idql_select='weighted', or num_samples=1 for its diffusion model
+    alone; a planner's guide_steps=0): --eval_episodes episodes per run in one vector env, on env
+    seeds the training's evaluations did not use. Prints the normalised score per run and
+    appends it as one JSON line to --out when --out ends in .jsonl."""
+    from algos.common import contract
+    from algos.rollout import Evaluator, score
+    from algos.runs import bind, hparam_arrays, parse_sweep
+    from algos.trainer import fixed_fields
+    from algos.workdir import checkpoint_dir, load_config, restore
+    from data.dataset import load_dataset
+
+    if not FLAGS.eval_workdir:
+        raise app.UsageError("rescore needs --eval_workdir=<a trained run's workdir>")
+    config = load_config(FLAGS.eval_workdir)
+    algo = contract(ALGOS[config.algo])
+    data, info = load_dataset(config, algo.actions, algo.samplers)
+    aux = algo.prepare(config, data, info) if algo.prepare is not None else None
+    config, carry, _ = restore(FLAGS.eval_workdir, aux=aux)
+    with config.unlocked() if hasattr(config, "unlocked") else contextlib.nullcontext():
+        config.update(_overrides())  # how the trained policy acts; the networks stay as trained
+    points = parse_sweep(config, fixed_fields(algo))
+    num_runs = int(jax.tree_util.tree_leaves(carry[0])[0].shape[0])
+    evaluator = Evaluator(algo, config, info, num_runs, FLAGS.eval_episodes, bind)
+    # 999_983: a seed no training evaluation takes (those are config.seed + 1_000_003 k)
+    returns = evaluator(carry[0], seed=config.seed + 999_983, hparams=hparam_arrays(config, points))
+    evaluator.close()
+    steps = [int(d) for d in os.listdir(checkpoint_dir(FLAGS.eval_workdir)) if d.isdigit()]
+    row = {"workdir": FLAGS.eval_workdir, "dataset": config.dataset, "checkpoint": max(steps),
+           "set": _overrides(), "episodes_per_run": FLAGS.eval_episodes,
+           "return": [float(r) for r in returns], "normalized_score": score(returns, info)}
+    if row["normalized_score"]:
+        s = np.asarray(row["normalized_score"])
+        row["mean"], row["std"] = float(s.mean()), float(s.std())
+    print(json.dumps(row), flush=True)
+    if FLAGS.out.endswith(".jsonl"):
+        os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+        with open(FLAGS.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    return row
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     modes = {"scores": scores, "throughput": throughput, "ensemble": ensemble,
              "precision": precision, "compile_cache": compile_cache, "evaluation": evaluation,
              "matmuls": matmuls, "peer": peer, "less_work": less_work, "profile": profile,
              "side_by_side": side_by_side, "convs": convs,
-             "act_cost": act_cost, "seeds": seeds}
+             "act_cost": act_cost, "seeds": seeds, "rescore": rescore}
     if len(argv) != 2 or argv[1] not in modes:
-        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|peer|less_work|profile|side_by_side|convs|act_cost|seeds [--flags]")
+        raise app.UsageError("usage: benchmark.py scores|throughput|ensemble|precision|matmuls|compile_cache|evaluation|rescore|peer|less_work|profile|side_by_side|convs|act_cost|seeds [--flags]")
     modes[argv[1]]()
 
 

@@ -252,3 +252,32 @@ def test_every_script_can_be_imported_beside_every_other():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(names) > 10  # the listing found the scripts
+
+
+def test_rescore_evaluates_every_run_of_a_workdir_acting_as_set_says(pendulum, tmp_path):
+    """`benchmark.py rescore`: every run of a trained workdir evaluated again, one normalised score
+    per run; --set changes how it acts (IDQL with its diffusion model alone) and only that, the
+    same settings give the same returns, and rows are appended to a .jsonl."""
+    workdir, out = tmp_path / "idql", tmp_path / "rescore.jsonl"
+    proc = run_cli(f"--config={REPO}/configs/idql.py:pendulum", *TINY, "--config.eval_episodes=0",
+                   f"--workdir={workdir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    base = [sys.executable, "scripts/benchmark.py", "rescore", f"--eval_workdir={workdir}", "--eval_episodes=2",
+            f"--out={out}"]
+    rows = []
+    for extra in ([], [], ["--set=num_samples=1"]):
+        proc = subprocess.run([*base, *extra], capture_output=True, text=True, cwd=REPO, timeout=300,
+                              env=os.environ.copy())
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert [json.loads(line) for line in out.read_text().splitlines()] == rows
+    for row in rows:
+        assert row["checkpoint"] == 20 and row["episodes_per_run"] == 2
+        assert len(row["return"]) == 2 and len(row["normalized_score"]) == 2  # the workdir's two seeds
+        assert row["mean"] == pytest.approx(np.mean(row["normalized_score"]))
+    assert rows[0]["set"] == {} and rows[2]["set"] == {"num_samples": 1}
+    assert rows[0]["return"] == rows[1]["return"]  # the same env seeds and keys
+    assert rows[2]["return"] != rows[0]["return"]  # one sample, not the critic's pick of 16
+    proc = subprocess.run([*base[:3], "--eval_workdir=" + str(tmp_path)], capture_output=True, text=True, cwd=REPO,
+                          timeout=300, env=os.environ.copy())
+    assert proc.returncode != 0 and "is not a stitch workdir" in proc.stderr
