@@ -930,12 +930,11 @@ def act_cost():
             print(json.dumps(row), flush=True)
 
 
-def evaluation():
-    """Evaluation cost of run 0 of a trained workdir in its dataset's env: one vector env of k
-    episodes (the driver's Evaluator), timed after a warm-up; and the share evaluation takes of
-    a 1M-update run evaluated every 5k updates with 10 episodes (CORL's protocol)."""
+def _restored_workdir():
+    """(config with --set applied, contract, DataInfo, carry of every run) of --eval_workdir's
+    newest checkpoint. --set changes how the trained policy acts (a planner's guide_steps=0,
+    IDQL's num_samples); fields its training fixed (network sizes) cannot change here."""
     from algos.common import contract
-    from algos.rollout import Evaluator
     from algos.workdir import load_config, restore
     from data.dataset import load_dataset
 
@@ -943,11 +942,19 @@ def evaluation():
     algo = contract(ALGOS[config.algo])
     data, info = load_dataset(config, algo.actions, algo.samplers)
     aux = algo.prepare(config, data, info) if algo.prepare is not None else None  # DT's targets, TT's bins
-    config, carry, meta = restore(FLAGS.eval_workdir, aux=aux)
-    # --set changes how the trained policy acts (e.g. a planner's guide_steps=0, or fewer
-    # diffusion_sample_steps); fields its training fixed (network sizes) cannot change here.
+    config, carry, _ = restore(FLAGS.eval_workdir, aux=aux)
     with config.unlocked() if hasattr(config, "unlocked") else contextlib.nullcontext():
         config.update(_overrides())
+    return config, algo, info, carry
+
+
+def evaluation():
+    """Evaluation cost of run 0 of a trained workdir in its dataset's env: one vector env of k
+    episodes (the driver's Evaluator), timed after a warm-up; and the share evaluation takes of
+    a 1M-update run evaluated every 5k updates with 10 episodes (CORL's protocol)."""
+    from algos.rollout import Evaluator
+
+    config, algo, info, carry = _restored_workdir()
     state = jax.tree_util.tree_map(lambda x: x[:1], carry[0])  # run 0
     ups = json.load(open(os.path.join(FLAGS.eval_workdir, "results.json")))["updates_per_second"]
     out = {"workdir": FLAGS.eval_workdir, "env": info.env_spec.id, "updates_per_s": ups, "set": _overrides(),
@@ -993,22 +1000,14 @@ def rescore():
     alone; a planner's guide_steps=0): --eval_episodes episodes per run in one vector env, on env
     seeds the training's evaluations did not use. Prints the normalised score per run and
     appends it as one JSON line to --out when --out ends in .jsonl."""
-    from algos.common import contract
     from algos.rollout import Evaluator, score
     from algos.runs import bind, hparam_arrays, parse_sweep
     from algos.trainer import fixed_fields
-    from algos.workdir import checkpoint_dir, load_config, restore
-    from data.dataset import load_dataset
+    from algos.workdir import checkpoint_dir
 
     if not FLAGS.eval_workdir:
         raise app.UsageError("rescore needs --eval_workdir=<a trained run's workdir>")
-    config = load_config(FLAGS.eval_workdir)
-    algo = contract(ALGOS[config.algo])
-    data, info = load_dataset(config, algo.actions, algo.samplers)
-    aux = algo.prepare(config, data, info) if algo.prepare is not None else None
-    config, carry, _ = restore(FLAGS.eval_workdir, aux=aux)
-    with config.unlocked() if hasattr(config, "unlocked") else contextlib.nullcontext():
-        config.update(_overrides())  # how the trained policy acts; the networks stay as trained
+    config, algo, info, carry = _restored_workdir()
     points = parse_sweep(config, fixed_fields(algo))
     num_runs = int(jax.tree_util.tree_leaves(carry[0])[0].shape[0])
     evaluator = Evaluator(algo, config, info, num_runs, FLAGS.eval_episodes, bind)
