@@ -413,7 +413,8 @@ def load_config(workdir):
 
 
 def restore(workdir, step=None, aux=None):
-    """Load (config, carry, meta) of a stitch run's checkpoint (the latest by default).
+    """Load (config, carry, meta) of a stitch run's checkpoint (the latest good one by default);
+    meta["step"] is the update of the checkpoint read.
 
     The carry holds every run (seeds x grid points) on its leading axis. An algorithm with a
     `prepare` step needs its `aux` (computed from the data) to rebuild the state's structure.
@@ -456,7 +457,7 @@ def restore(workdir, step=None, aux=None):
         carry=ocp.args.StandardRestore(_host_local(target)))).carry
     carry = _to_device(carry)
     manager.close()
-    return config, carry, meta
+    return config, carry, dict(meta, step=int(step))
 
 
 def _restored_run(workdir, run_index, step):

@@ -931,9 +931,10 @@ def act_cost():
 
 
 def _restored_workdir():
-    """(config with --set applied, contract, DataInfo, carry of every run) of --eval_workdir's
-    newest checkpoint. --set changes how the trained policy acts (a planner's guide_steps=0,
-    IDQL's num_samples); fields its training fixed (network sizes) cannot change here."""
+    """(config with --set applied, contract, DataInfo, carry of every run, checkpoint step) of
+    --eval_workdir's newest good checkpoint. --set changes how the trained policy acts (a
+    planner's guide_steps=0, IDQL's num_samples); fields its training fixed (network sizes)
+    cannot change here."""
     from algos.common import contract
     from algos.workdir import load_config, restore
     from data.dataset import load_dataset
@@ -942,10 +943,10 @@ def _restored_workdir():
     algo = contract(ALGOS[config.algo])
     data, info = load_dataset(config, algo.actions, algo.samplers)
     aux = algo.prepare(config, data, info) if algo.prepare is not None else None  # DT's targets, TT's bins
-    config, carry, _ = restore(FLAGS.eval_workdir, aux=aux)
+    config, carry, meta = restore(FLAGS.eval_workdir, aux=aux)
     with config.unlocked() if hasattr(config, "unlocked") else contextlib.nullcontext():
         config.update(_overrides())
-    return config, algo, info, carry
+    return config, algo, info, carry, meta["step"]
 
 
 def evaluation():
@@ -954,7 +955,7 @@ def evaluation():
     a 1M-update run evaluated every 5k updates with 10 episodes (CORL's protocol)."""
     from algos.rollout import Evaluator
 
-    config, algo, info, carry = _restored_workdir()
+    config, algo, info, carry, _ = _restored_workdir()
     state = jax.tree_util.tree_map(lambda x: x[:1], carry[0])  # run 0
     ups = json.load(open(os.path.join(FLAGS.eval_workdir, "results.json")))["updates_per_second"]
     out = {"workdir": FLAGS.eval_workdir, "env": info.env_spec.id, "updates_per_s": ups, "set": _overrides(),
@@ -1003,19 +1004,17 @@ def rescore():
     from algos.rollout import Evaluator, score
     from algos.runs import bind, hparam_arrays, parse_sweep
     from algos.trainer import fixed_fields
-    from algos.workdir import checkpoint_dir
 
     if not FLAGS.eval_workdir:
         raise app.UsageError("rescore needs --eval_workdir=<a trained run's workdir>")
-    config, algo, info, carry = _restored_workdir()
+    config, algo, info, carry, step = _restored_workdir()
     points = parse_sweep(config, fixed_fields(algo))
     num_runs = int(jax.tree_util.tree_leaves(carry[0])[0].shape[0])
     evaluator = Evaluator(algo, config, info, num_runs, FLAGS.eval_episodes, bind)
     # 999_983: a seed no training evaluation takes (those are config.seed + 1_000_003 k)
     returns = evaluator(carry[0], seed=config.seed + 999_983, hparams=hparam_arrays(config, points))
     evaluator.close()
-    steps = [int(d) for d in os.listdir(checkpoint_dir(FLAGS.eval_workdir)) if d.isdigit()]
-    row = {"workdir": FLAGS.eval_workdir, "dataset": config.dataset, "checkpoint": max(steps),
+    row = {"workdir": FLAGS.eval_workdir, "dataset": config.dataset, "checkpoint": step,
            "set": _overrides(), "episodes_per_run": FLAGS.eval_episodes,
            "return": [float(r) for r in returns], "normalized_score": score(returns, info)}
     if row["normalized_score"]:

@@ -281,3 +281,5 @@ def test_rescore_evaluates_every_run_of_a_workdir_acting_as_set_says(pendulum, t
     proc = subprocess.run([*base[:3], "--eval_workdir=" + str(tmp_path)], capture_output=True, text=True, cwd=REPO,
                           timeout=300, env=os.environ.copy())
     assert proc.returncode != 0 and "is not a stitch workdir" in proc.stderr
+    proc = subprocess.run(base[:3], capture_output=True, text=True, cwd=REPO, timeout=300, env=os.environ.copy())
+    assert proc.returncode != 0 and "rescore needs --eval_workdir" in proc.stderr

@@ -128,7 +128,8 @@ def test_flipped_checkpoint_bytes_fall_back_to_the_older_checkpoint(pendulum, tm
         f.write(bytes([byte[0] ^ 0xFF]))
     assert "checksum mismatch" in wd.verify_checkpoint(newest)
     with pytest.warns(UserWarning, match="update 30 in .* is damaged.*using the one at update 20"):
-        trainer.restore(damaged)  # reading a run back picks the newest good checkpoint too
+        _, _, meta = trainer.restore(damaged)  # reading a run back picks the newest good checkpoint too
+    assert meta["step"] == 20  # and says which one it read
     with pytest.warns(UserWarning, match="checkpoint at update 30 could not be restored \\(checksum "
                                          "mismatch.*resuming from update 20"):
         trainer.train_and_evaluate(config, damaged)  # re-run: retrains 20 -> 30
